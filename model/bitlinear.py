@@ -39,16 +39,28 @@ def _check_int8_activations(x_q: object) -> np.ndarray:
     return x_q
 
 
-def _check_weight_matrix(w_q: object) -> np.ndarray:
-    w_q = check_ternary(w_q, "w_q")
+def _check_weight_matrix(w_q: object, *, check_values: bool = True) -> np.ndarray:
+    if not isinstance(w_q, np.ndarray):
+        raise TypeError(f"w_q must be a numpy integer array, not {type(w_q).__name__}")
+    if not np.issubdtype(w_q.dtype, np.integer):
+        raise TypeError(f"w_q must have an integer dtype with values in {{-1, 0, 1}}, not {w_q.dtype}")
     if w_q.ndim != 2 or w_q.size == 0:
         raise ValueError(f"w_q must be a non-empty (out_features, in_features) matrix, got shape {w_q.shape}")
-    return w_q
+    return check_ternary(w_q, "w_q") if check_values else w_q
+
+
+#: Target size of the float copy of one block of weight rows: small enough to stay in cache.
+_BLOCK_BYTES = 4 << 20
 
 
 def _exact_matmul(x_q: np.ndarray, w_q: np.ndarray) -> np.ndarray:
-    """``x_q @ w_q.T`` exactly, as a float array (float32 when that is exact, else float64)."""
-    in_features = w_q.shape[1]
+    """``x_q @ w_q.T`` exactly, as a float array (float32 when that is exact, else float64).
+
+    The weights are checked (a ternary block has max <= 1 and min >= -1) and converted to float one
+    block of rows at a time into a reused buffer that stays in cache, so no full-size float copy of the
+    weights is made and each weight is read from memory once.
+    """
+    out_features, in_features = w_q.shape
     if x_q.shape[-1] != in_features:
         raise ValueError(
             f"x_q has {x_q.shape[-1]} features on its last axis but w_q has in_features={in_features}"
@@ -57,8 +69,19 @@ def _exact_matmul(x_q: np.ndarray, w_q: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"in_features={in_features} exceeds {MAX_IN_FEATURES_INT32}, beyond which int32 can overflow"
         )
-    dtype = np.float32 if in_features <= MAX_IN_FEATURES_FLOAT32_EXACT else np.float64
-    return x_q.astype(dtype) @ w_q.astype(dtype).T
+    dtype = np.dtype(np.float32 if in_features <= MAX_IN_FEATURES_FLOAT32_EXACT else np.float64)
+    x = x_q.reshape(-1, in_features).astype(dtype)
+    out = np.empty((x.shape[0], out_features), dtype)
+    rows = max(1, min(out_features, _BLOCK_BYTES // (in_features * dtype.itemsize)))
+    buffer = np.empty((rows, in_features), dtype)
+    for start in range(0, out_features, rows):
+        block = w_q[start : start + rows]
+        if block.max() > 1 or block.min() < -1:
+            check_ternary(block, "w_q")  # raises, naming the offending value
+        weights = buffer[: block.shape[0]]
+        np.copyto(weights, block, casting="unsafe")
+        np.matmul(x, weights.T, out=out[:, start : start + block.shape[0]])
+    return out.reshape(*x_q.shape[:-1], out_features)
 
 
 def bitlinear_int(x_q: np.ndarray, w_q: np.ndarray) -> np.ndarray:
@@ -77,7 +100,7 @@ def bitlinear_int(x_q: np.ndarray, w_q: np.ndarray) -> np.ndarray:
         int32 accumulators of shape ``(..., out_features)``.
     """
     x_q = _check_int8_activations(x_q)
-    w_q = _check_weight_matrix(w_q)
+    w_q = _check_weight_matrix(w_q, check_values=False)  # values are checked block by block
     return _exact_matmul(x_q, w_q).astype(np.int32)
 
 
@@ -130,7 +153,7 @@ def bitlinear_from_quantized(
     numpy.ndarray
         float32 outputs ``(..., out_features)``: ``acc / (s_x * s_w) + bias``.
     """
-    w_q = _check_weight_matrix(w_q)
+    w_q = _check_weight_matrix(w_q, check_values=False)  # values are checked block by block
     s_w = _check_weight_scale(s_w)
     bias = _check_bias(bias, w_q.shape[0])
     x_q, s_x = quantize_activations(x)

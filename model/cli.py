@@ -1,0 +1,39 @@
+"""Command-line conventions shared by every ``python -m ...`` entry point of the project.
+
+Bad input ends a command with one line on stderr (``prog: error: message``) and exit status 2, with no
+usage dump and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+#: Exit status for bad input.
+USAGE_ERROR = 2
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are a single line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(self.prog, message)
+
+
+def fail(prog: str, message: str) -> NoReturn:
+    """Print ``prog: error: message`` (first line of ``message`` only) to stderr and exit with status 2."""
+    first_line = str(message).strip().splitlines()[0] if str(message).strip() else "invalid input"
+    print(f"{prog}: error: {first_line}", file=sys.stderr)
+    raise SystemExit(USAGE_ERROR)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
