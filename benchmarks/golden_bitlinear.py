@@ -46,7 +46,9 @@ def interleaved_medians(calls: dict[str, Callable[[], object]], repeats: int) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--features", type=int, default=4096, help="in_features = out_features (default 4096)")
+    parser.add_argument(
+        "--features", type=int, default=4096, help="in_features = out_features (default 4096)"
+    )
     parser.add_argument("--tokens", type=int, nargs="+", default=[1, 64, 512], help="token counts")
     parser.add_argument("--repeats", type=int, default=15, help="timed repetitions per case (default 15)")
     parser.add_argument("--no-write", action="store_true", help="print only, do not update RESULTS.md")
@@ -63,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     for tokens in args.tokens:
         x = rng.standard_normal((tokens, args.features)).astype(np.float32)
         times = interleaved_medians(
-            {"golden": lambda: bitlinear_from_quantized(x, w_q, s_w), "float32": lambda: x @ w.T}, args.repeats
+            {
+                "golden": lambda x=x: bitlinear_from_quantized(x, w_q, s_w),
+                "float32": lambda x=x: x @ w.T,
+            },
+            args.repeats,
         )
         rows.append((tokens, times["golden"], times["float32"]))
 
@@ -93,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        command = "python benchmarks/golden_bitlinear.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = "python benchmarks/golden_bitlinear.py " + " ".join(
+            argv if argv is not None else sys.argv[1:]
+        )
         write_section("golden_bitlinear", body, command.strip())
     return 0
 

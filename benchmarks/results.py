@@ -12,7 +12,9 @@ import re
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-_HEADER = "# Benchmark results\n\nEach section is rewritten by the script named in it; numbers come from one run.\n"
+_HEADER = (
+    "# Benchmark results\n\nEach section is rewritten by the script named in it; numbers come from one run.\n"
+)
 
 
 def machine() -> str:

@@ -51,14 +51,18 @@ def bitlinear_layers_from_tensors(
         if packed is None:
             raise ValueError(f"checkpoint has {key} but no {weight_key}")
         if packed.dtype != np.uint8 or packed.ndim != 2:
-            raise ValueError(f"{weight_key} must be a 2-D uint8 packed ternary matrix, got {packed.dtype} {packed.shape}")
+            raise ValueError(
+                f"{weight_key} must be a 2-D uint8 packed ternary matrix, got {packed.dtype} {packed.shape}"
+            )
         rows = out_features.pop(name, packed.shape[0] * CODES_PER_BYTE)
         w_q = from_hf_packed(packed, rows)
         scale = np.asarray(tensors[key], dtype=np.float32)
         if scale.size != 1:
             raise ValueError(f"{key} must hold one value, got shape {scale.shape}")
         bias = tensors.get(bias_key)
-        layers[name] = GoldenBitLinear(w_q, scale.reshape(()), None if bias is None else bias.astype(np.float32))
+        layers[name] = GoldenBitLinear(
+            w_q, scale.reshape(()), None if bias is None else bias.astype(np.float32)
+        )
         used.update({key, weight_key, bias_key})
     if out_features:
         raise ValueError(f"out_features names layers the checkpoint does not hold: {sorted(out_features)}")

@@ -21,8 +21,12 @@ from model.quant import quantize_activations, quantize_weights
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineErrorParser(prog="python -m model.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--in-features", type=positive_int, default=4096, help="reduction length K (default 4096)")
-    parser.add_argument("--out-features", type=positive_int, default=1024, help="output channels (default 1024)")
+    parser.add_argument(
+        "--in-features", type=positive_int, default=4096, help="reduction length K (default 4096)"
+    )
+    parser.add_argument(
+        "--out-features", type=positive_int, default=1024, help="output channels (default 1024)"
+    )
     parser.add_argument("--tokens", type=positive_int, default=16, help="activation vectors (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
@@ -45,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     fractions = {v: float(np.mean(w_q == v)) for v in (-1, 0, 1)}
     print(f"BitLinear {n} x {k}, {args.tokens} tokens (seed {args.seed})")
     print(f"  weights: s_w = {s_w:.6g}; -1 {fractions[-1]:.1%}, 0 {fractions[0]:.1%}, +1 {fractions[1]:.1%}")
-    print(f"  activations: s_x from {s_x.min():.4g} to {s_x.max():.4g}, int8 range [{x_q.min()}, {x_q.max()}]")
+    print(
+        f"  activations: s_x from {s_x.min():.4g} to {s_x.max():.4g}, int8 range [{x_q.min()}, {x_q.max()}]"
+    )
 
     acc = bitlinear_int(x_q, w_q)
     exact = np.array_equal(acc, x_q.astype(np.int64) @ w_q.astype(np.int64).T)

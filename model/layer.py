@@ -36,7 +36,7 @@ class GoldenBitLinear:
 
     @classmethod
     def from_float(cls, w: np.ndarray, bias: np.ndarray | None = None) -> GoldenBitLinear:
-        """Quantize float weights ``(out_features, in_features)`` with :func:`model.quant.quantize_weights`."""
+        """Quantize float weights ``(out_features, in_features)`` with ``quantize_weights``."""
         w = as_float32(w, "w", min_ndim=2)
         if w.ndim != 2:
             raise ValueError(f"w must be an (out_features, in_features) matrix, got shape {w.shape}")

@@ -54,7 +54,8 @@ def _check_packed(packed: object, expected_last: int, count_name: str, count: in
         raise TypeError(f"packed must have dtype uint8, not {packed.dtype}")
     if packed.ndim < 1 or packed.shape[-1] != expected_last:
         raise ValueError(
-            f"packed has shape {packed.shape}: {count_name}={count} needs {expected_last} bytes on its last axis"
+            f"packed has shape {packed.shape}: {count_name}={count} needs {expected_last} bytes "
+            "on its last axis"
         )
     return packed
 
@@ -88,7 +89,7 @@ def unpack_2bit(packed: np.ndarray, k: int) -> np.ndarray:
     """
     k = _check_count(k, "k")
     packed = _check_packed(packed, _ceil_div(k, CODES_PER_BYTE), "k", k)
-    shifts = (np.arange(CODES_PER_BYTE, dtype=np.uint8) * CODE_BITS)
+    shifts = np.arange(CODES_PER_BYTE, dtype=np.uint8) * CODE_BITS
     codes = (packed[..., None] >> shifts) & np.uint8(CODE_MASK)
     codes = codes.reshape(*packed.shape[:-1], -1)
     if codes[..., k:].any():

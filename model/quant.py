@@ -12,7 +12,8 @@ activations, per token (absmax over the last axis)
 ``round`` is round-half-to-even (``numpy.rint`` and ``torch.round`` agree). Every float step is done in
 float32 in the same order as the reference: inputs of another floating dtype are first cast to float32
 (the reference's ``.float()``); a scale ``c / t`` is a float32 reciprocal then a float32 multiply, because
-that is what torch's ``scalar / tensor`` does; the product ``x * s`` is one float32 multiply. The integer tensors are therefore bit-identical to the reference's for the same float32 scale.
+that is what torch's ``scalar / tensor`` does; the product ``x * s`` is one float32 multiply. The
+integer tensors are therefore bit-identical to the reference's for the same float32 scale.
 
 The one reduction that is not exact is the weights' mean. torch's float32 CPU ``mean`` is itself not
 reproducible: it changes with the thread count and the SIMD width of the machine (measured on 300 random

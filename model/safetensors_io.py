@@ -91,7 +91,11 @@ def write_safetensors(path: str | Path, tensors: dict[str, np.ndarray]) -> None:
         if little not in _NAMES:
             raise TypeError(f"tensors[{name!r}] has dtype {array.dtype}, which safetensors cannot hold")
         raw = array.astype(little).tobytes()
-        header[name] = {"dtype": _NAMES[little], "shape": list(array.shape), "data_offsets": [offset, offset + len(raw)]}
+        header[name] = {
+            "dtype": _NAMES[little],
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
         chunks.append(raw)
         offset += len(raw)
     blob = json.dumps(header, separators=(",", ":")).encode()

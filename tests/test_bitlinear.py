@@ -112,13 +112,41 @@ def test_all_zero_weights_and_tokens_are_valid():
 @pytest.mark.parametrize(
     ("args", "error", "match"),
     [
-        ((np.zeros((2, 4), np.float32), np.zeros((3, 4), np.int8)), TypeError, "x_q must have an integer dtype"),
-        ((np.zeros((2, 4), np.int8), np.zeros((3, 4), np.float32)), TypeError, "w_q must have an integer dtype"),
-        ((np.zeros((2, 4), np.int8), np.full((3, 4), 2, np.int8)), ValueError, "w_q must hold only -1, 0 and"),
-        ((np.zeros((2, 4), np.int8), np.full((3, 4), -2, np.int16)), ValueError, "w_q must hold only -1, 0 and"),
-        ((np.zeros((2, 4), np.int8), np.zeros((3, 5), np.int8)), ValueError, "x_q has 4 features .* in_features=5"),
-        ((np.zeros((2, 4), np.int8), np.zeros(4, np.int8)), ValueError, r"w_q must be a non-empty \(out_features"),
-        ((np.full((2, 4), 200, np.int16), np.zeros((3, 4), np.int8)), ValueError, "x_q must hold int8 values"),
+        (
+            (np.zeros((2, 4), np.float32), np.zeros((3, 4), np.int8)),
+            TypeError,
+            "x_q must have an integer dtype",
+        ),
+        (
+            (np.zeros((2, 4), np.int8), np.zeros((3, 4), np.float32)),
+            TypeError,
+            "w_q must have an integer dtype",
+        ),
+        (
+            (np.zeros((2, 4), np.int8), np.full((3, 4), 2, np.int8)),
+            ValueError,
+            "w_q must hold only -1, 0 and",
+        ),
+        (
+            (np.zeros((2, 4), np.int8), np.full((3, 4), -2, np.int16)),
+            ValueError,
+            "w_q must hold only -1, 0 and",
+        ),
+        (
+            (np.zeros((2, 4), np.int8), np.zeros((3, 5), np.int8)),
+            ValueError,
+            "x_q has 4 features .* in_features=5",
+        ),
+        (
+            (np.zeros((2, 4), np.int8), np.zeros(4, np.int8)),
+            ValueError,
+            r"w_q must be a non-empty \(out_features",
+        ),
+        (
+            (np.full((2, 4), 200, np.int16), np.zeros((3, 4), np.int8)),
+            ValueError,
+            "x_q must hold int8 values",
+        ),
         ((np.zeros((0,), np.int8), np.zeros((3, 4), np.int8)), ValueError, "x_q must be a non-empty array"),
         (([1, 2], np.zeros((3, 2), np.int8)), TypeError, "x_q must be a numpy integer array"),
     ],

@@ -41,12 +41,14 @@ def test_layers_are_read_with_their_weights_scales_and_the_rest(tmp_path):
     tensors, expected = _write_checkpoint(path, torch.bfloat16, with_bias=True)
     layers, rest = load_bitnet_checkpoint(path)
     assert sorted(layers) == sorted(LAYERS)
-    for name, (w_q, s_w, bias) in expected.items():
+    for name, (w_q, _, bias) in expected.items():
         assert np.array_equal(layers[name].w_q, w_q)
         assert layers[name].s_w == np.float32(tensors[name + ".weight_scale"].float().item())
         assert np.array_equal(layers[name].bias, bias)
     assert list(rest) == ["model.embed_tokens.weight"]
-    assert np.array_equal(rest["model.embed_tokens.weight"], tensors["model.embed_tokens.weight"].float().numpy())
+    assert np.array_equal(
+        rest["model.embed_tokens.weight"], tensors["model.embed_tokens.weight"].float().numpy()
+    )
 
 
 def test_golden_layers_compute_exactly_what_transformers_bitlinear_computes(tmp_path):
@@ -56,7 +58,9 @@ def test_golden_layers_compute_exactly_what_transformers_bitlinear_computes(tmp_
     x = torch.randn(3, 7, 24)
     for name, (out_features, in_features) in LAYERS.items():
         reference = HfBitLinear(in_features, out_features, bias=False, dtype=torch.float32)
-        reference.load_state_dict({"weight": tensors[name + ".weight"], "weight_scale": tensors[name + ".weight_scale"]})
+        reference.load_state_dict(
+            {"weight": tensors[name + ".weight"], "weight_scale": tensors[name + ".weight_scale"]}
+        )
         with torch.no_grad():
             expected = reference(x).numpy()
         assert np.array_equal(layers[name](x.numpy()), expected)
@@ -66,7 +70,9 @@ def test_save_then_load_round_trips(tmp_path):
     rng = np.random.default_rng(3)
     layers = {
         "a": GoldenBitLinear.from_float(rng.standard_normal((6, 5)).astype(np.float32)),
-        "b": GoldenBitLinear.from_float(rng.standard_normal((8, 5)).astype(np.float32), bias=np.ones(8, np.float32)),
+        "b": GoldenBitLinear.from_float(
+            rng.standard_normal((8, 5)).astype(np.float32), bias=np.ones(8, np.float32)
+        ),
     }
     path = tmp_path / "golden.safetensors"
     save_bitnet_checkpoint(path, layers)
@@ -129,9 +135,17 @@ def test_malformed_files_are_rejected(tmp_path, content, match):
 
 def test_malformed_entries_are_rejected(tmp_path):
     with pytest.raises(SafetensorsError, match="unsupported dtype"):
-        read_safetensors(_header_file(tmp_path / "a", {"t": {"dtype": "C64", "shape": [1], "data_offsets": [0, 8]}}, bytes(8)))
+        read_safetensors(
+            _header_file(
+                tmp_path / "a", {"t": {"dtype": "C64", "shape": [1], "data_offsets": [0, 8]}}, bytes(8)
+            )
+        )
     with pytest.raises(SafetensorsError, match="do not match its shape"):
-        read_safetensors(_header_file(tmp_path / "b", {"t": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, bytes(8)))
+        read_safetensors(
+            _header_file(
+                tmp_path / "b", {"t": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, bytes(8)
+            )
+        )
     with pytest.raises(SafetensorsError, match="malformed header entry"):
         read_safetensors(_header_file(tmp_path / "c", {"t": {"dtype": "F32"}}))
     with pytest.raises(ValueError, match="cannot read"):
@@ -143,12 +157,18 @@ def test_inconsistent_checkpoints_are_rejected(tmp_path):
     write_safetensors(path, {"l.weight_scale": np.ones(1, np.float32)})
     with pytest.raises(ValueError, match="has l.weight_scale but no l.weight"):
         load_bitnet_checkpoint(path)
-    write_safetensors(path, {"l.weight_scale": np.ones(1, np.float32), "l.weight": np.ones((2, 3), np.float32)})
+    write_safetensors(
+        path, {"l.weight_scale": np.ones(1, np.float32), "l.weight": np.ones((2, 3), np.float32)}
+    )
     with pytest.raises(ValueError, match="must be a 2-D uint8 packed ternary matrix"):
         load_bitnet_checkpoint(path)
-    write_safetensors(path, {"l.weight_scale": np.ones(2, np.float32), "l.weight": np.full((1, 3), 0x55, np.uint8)})
+    write_safetensors(
+        path, {"l.weight_scale": np.ones(2, np.float32), "l.weight": np.full((1, 3), 0x55, np.uint8)}
+    )
     with pytest.raises(ValueError, match="must hold one value"):
         load_bitnet_checkpoint(path)
-    write_safetensors(path, {"l.weight_scale": np.ones(1, np.float32), "l.weight": np.full((1, 3), 0x55, np.uint8)})
+    write_safetensors(
+        path, {"l.weight_scale": np.ones(1, np.float32), "l.weight": np.full((1, 3), 0x55, np.uint8)}
+    )
     with pytest.raises(ValueError, match="names layers the checkpoint does not hold"):
         load_bitnet_checkpoint(path, out_features={"m": 4})

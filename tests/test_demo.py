@@ -9,7 +9,9 @@ from model.cli import OneLineErrorParser, positive_int
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "model.demo", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "model.demo", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_demo_runs_and_checks_itself():

@@ -87,7 +87,10 @@ def test_hf_layout_is_bit_identical_to_transformers(out_features):
     reference = pack_weights(torch.from_numpy(w.copy())).numpy()
     assert np.array_equal(to_hf_packed(w), reference)
     if out_features % 4 == 0:  # transformers' unpack restores 4 * rows outputs
-        assert np.array_equal(from_hf_packed(reference, out_features), unpack_weights(torch.from_numpy(reference), torch.int8).numpy())
+        assert np.array_equal(
+            from_hf_packed(reference, out_features),
+            unpack_weights(torch.from_numpy(reference), torch.int8).numpy(),
+        )
 
 
 def test_hf_layout_one_dimensional():

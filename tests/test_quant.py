@@ -16,7 +16,9 @@ from model.quant import (
 )
 
 finite_f32 = st.floats(-1e4, 1e4, allow_nan=False, width=32)
-float_matrices = hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, max_side=24), elements=finite_f32)
+float_matrices = hnp.arrays(
+    np.float32, hnp.array_shapes(min_dims=2, max_dims=2, max_side=24), elements=finite_f32
+)
 
 
 def test_weight_rule_on_a_worked_example():
