@@ -1,0 +1,1 @@
+"""Data files of the energy model (CSV tables with a source column); read by :mod:`energy.tables`."""
