@@ -17,6 +17,7 @@ Figure 3 is ``"llama2-13B"``; every model also answers to its full name (case-in
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ from energy.tables import MODELS, EnergyTables, resolve_tables, row_id
 
 #: FFN kinds: gated (three matrices) or plain MLP (two matrices).
 FFN_KINDS = ("glu", "mlp")
+#: A size name such as "1.3B", "700M" or "-1B".
+_SIZE = re.compile(r"([-+]?\d+(?:\.\d+)?)\s*[KMBT]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,9 @@ def resolve_model(model: object, tables: EnergyTables | None = None) -> ModelCon
         return ModelConfig(**model)
     if not isinstance(model, str):
         raise TypeError(f"model must be a size name, a mapping or a ModelConfig, not {type(model).__name__}")
+    size = _SIZE.fullmatch(model.strip())
+    if size and float(size.group(1)) <= 0:
+        raise ValueError(f"model: a model size must be positive, got {model!r}")
     frame = resolve_tables(tables).models
     wanted = model.strip().lower()
     for row in frame.to_dict("records"):

@@ -55,6 +55,8 @@ def test_mapping_config_and_defaults():
     [
         ("5B", ValueError, "model: unknown model '5B'; known: .*6.7B"),
         ("", ValueError, "model: unknown model"),
+        ("-1B", ValueError, "model: a model size must be positive, got '-1B'"),
+        ("0.0M", ValueError, "model: a model size must be positive"),
         (7, TypeError, "model must be a size name"),
         ({**TINY, "hidden": 0}, ValueError, "model hidden must be a positive integer, got 0"),
         ({**TINY, "layers": -2}, ValueError, "model layers must be a positive integer"),
