@@ -377,7 +377,7 @@ class EnergyTables:
     def _memory_index(self) -> dict[tuple, dict]:
         return {_typed_key(MEMORY, row): row for row in self.memory.to_dict("records")}
 
-    @property
+    @cached_property
     def nodes(self) -> tuple[str, ...]:
         """The process nodes that the ops table has rows for, sorted."""
         return tuple(sorted(set(self.ops["node"])))
@@ -407,10 +407,13 @@ class EnergyTables:
     def tiers(self, node: str, kind: str | None = None) -> tuple[str, ...]:
         """The memory tiers of ``node`` (optionally only ``"sram"`` or ``"dram"``), in table order."""
         node = self.check_node(node)
-        rows = self.memory[self.memory["node"] == node]
         if kind is not None:
-            rows = rows[rows["kind"] == check_choice(kind, "kind", ("sram", "dram"))]
-        return tuple(rows["tier"])
+            check_choice(kind, "kind", ("sram", "dram"))
+        return tuple(
+            tier
+            for (row_node, tier), row in self._memory_index.items()
+            if row_node == node and kind in (None, row["kind"])
+        )
 
     def memory_access(self, node: str, tier: str, estimate: str = "low") -> Entry:
         """The energy of one access to ``tier`` at ``node``; :meth:`access_bits` gives its width.
