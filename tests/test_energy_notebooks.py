@@ -1,0 +1,36 @@
+"""The energy notebooks run from a clean kernel without error and are committed without outputs."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ["reproduce_paper_energy.ipynb", "beyond_arithmetic.ipynb"]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_committed_without_outputs(name):
+    notebook = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_executes_and_shows_its_plots(name):
+    notebook = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    client = NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
+    client.execute()  # raises CellExecutionError on any failing cell (the notebooks assert their key numbers)
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    images = [output for output in outputs if "image/png" in output.get("data", {})]
+    assert len(images) >= (2 if name.startswith("reproduce") else 3)
+    text = "".join(output.get("text", "") for output in outputs)
+    if name.startswith("reproduce"):
+        assert "= 71.4286x -> 71.4x" in text and "= 50.0000x -> 50.0x" in text
+    else:
+        assert "7B decode: 71.4x ->" in text and "7B prefill: 71.4x ->" in text
