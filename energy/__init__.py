@@ -1,0 +1,21 @@
+"""The energy model of bitnet-codesign: what BitNet b1.58 buys in matmul energy, from data tables.
+
+Modules, each with one job:
+
+``energy.tables``
+    the per-op, memory, model-shape and BitNet Table 1 data (``energy/data/*.csv``, every row with its
+    source), user overrides and extensions (CSV/TOML), lookups that return values with their row ids.
+``energy.architecture``, ``energy.opcount``
+    LLaMA-alike model shapes and the op counts of every matmul for prefill and decode.
+``energy.arithmetic``
+    the paper's arithmetic-only model: ``matmul_saving(node)`` (71.4x at 7nm, 50x at 45nm) and
+    ``matmul_energy(model, tokens, node, precision)``.
+``energy.table1``
+    BitNet's Table 1 regenerated with a residual per cell, and the counting convention it implies.
+``energy.accumulator``, ``energy.sparsity``, ``energy.formats``, ``energy.traffic``
+    accumulator width, measured zero-weight fraction, weight storage formats, memory traffic.
+``energy.system``
+    the system model and the waterfall of the FP16 / b1.58 ratio for decode and prefill.
+``energy.plots``, ``energy.report``
+    the figures and ``python -m energy.report``.
+"""

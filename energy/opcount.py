@@ -168,4 +168,39 @@ def matmul_counts(
     produced = m
     frame["macs_per_token"] = frame["macs"] / produced
     frame["adds_per_token"] = frame["adds"] / produced
+    frame["rescale_muls_per_token"] = frame["rescale_muls"] / produced
     return frame
+
+
+def per_token_ops(
+    model: object,
+    tokens: int,
+    phase: str = "prefill",
+    *,
+    attention: str = "full",
+    lm_head: str = "none",
+    tables: EnergyTables | None = None,
+) -> pd.DataFrame:
+    """Multiplies and adds per produced token of every matmul, for the FP16 and the b1.58 model.
+
+    FP16: ``macs`` multiplies and ``m (n - 1) p`` adds. b1.58: the ternary linear layers do the same adds
+    (integer) and only the rescale multiplies ``m p + m n``; attention and the output head are the same as
+    in FP16 (high precision). Arguments as for :func:`matmul_counts`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``matmul``, ``kind``, ``fp16_muls``, ``fp16_adds``, ``b1.58_muls``, ``b1.58_adds`` per token.
+    """
+    counts = matmul_counts(model, tokens, phase, attention=attention, lm_head=lm_head, tables=tables)
+    ternary = counts["kind"] == "linear"
+    return pd.DataFrame(
+        {
+            "matmul": counts["matmul"],
+            "kind": counts["kind"],
+            "fp16_muls": counts["macs_per_token"],
+            "fp16_adds": counts["adds_per_token"],
+            "b1.58_muls": counts["rescale_muls_per_token"].where(ternary, counts["macs_per_token"]),
+            "b1.58_adds": counts["adds_per_token"],
+        }
+    )

@@ -119,7 +119,9 @@ def build_report(args: argparse.Namespace, tables: EnergyTables) -> dict[str, pd
     )
     tokens = args.tokens
     ledgers: list[pd.DataFrame] = []
-    print(f"bitnet-codesign energy report: node {node}, {tokens} tokens, tables from {DATA_ORIGIN}")
+    user_files = [path.name for option in (args.ops, args.memory, args.models) for path in option or ()]
+    origin = DATA_ORIGIN + (f" + {', '.join(user_files)}" if user_files else "")
+    print(f"bitnet-codesign energy report: node {node}, {tokens} tokens, tables from {origin}")
     print("models: " + ", ".join(c.name for c in configs) + " (shapes and sources at the end)")
 
     per_mac = per_mac_energy(node, tables)

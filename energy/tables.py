@@ -391,7 +391,7 @@ class EnergyTables:
         node = self.check_node(node)
         row = self._ops_index.get((node, op, dtype))
         if row is None:
-            raise ValueError(f"node: the ops table has no row for node={node} op={op} dtype={dtype}")
+            raise ValueError(f"node/op/dtype: the ops table has no row for node={node} op={op} dtype={dtype}")
         return Entry(
             float(row["energy_pJ"]),
             (row_id(OPS, (node, op, dtype)),),

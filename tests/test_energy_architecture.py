@@ -145,3 +145,17 @@ def test_prefill_scales_linearly_in_linear_layers_and_quadratically_in_attention
 def test_bad_count_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         matmul_counts("70B", **kwargs)
+
+
+def test_per_token_ops_for_both_precisions():
+    from energy.opcount import per_token_ops
+
+    ops = per_token_ops(ModelConfig(**TINY), 8, "decode", lm_head="last").set_index("matmul")
+    q = ops.loc["q_proj"]
+    layers = TINY["layers"]
+    assert (q.fp16_muls, q.fp16_adds) == (layers * 64 * 64, layers * 63 * 64)
+    assert (q["b1.58_muls"], q["b1.58_adds"]) == (layers * (64 + 64), layers * 63 * 64)
+    head = ops.loc["lm_head"]
+    assert head["b1.58_muls"] == head.fp16_muls == 64 * 100
+    prefill = per_token_ops(ModelConfig(**TINY), 8).set_index("matmul")
+    assert prefill.loc["q_proj"].fp16_muls == q.fp16_muls  # a linear layer costs the same per token
