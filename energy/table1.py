@@ -4,6 +4,9 @@ The published cells (``energy/data/bitnet_table1.csv``: MUL and ADD energy in jo
 GPT-3-shaped 6.7B, 13B and 30B models on 512 input tokens at 7nm, FP16 Transformer vs BitNet) are printed
 to two decimals, so a regenerated value agrees with a cell when their difference is within half a unit
 of the last digit (``resolution_J / 2``).
+BitNet's weights are binary and b1.58's ternary, but both multiply int8 activations by weights that need
+no multiplier, so the same rule (integer adds plus FP16 rescales) applies; the BitNet rows are therefore
+regenerated with ``precision="b1.58"``.
 
 :func:`counting_hypotheses` regenerates the table under every combination of what might be counted --
 attention score/context matmuls (none, causal half, full), the output head (no / all tokens), the FFN
