@@ -1,0 +1,318 @@
+"""The MAC arrays: :class:`TernaryMacArray` (adder trees of select / negate / skip) and :class:`Int8MacArray`.
+
+Both are the same machine around a different per-lane product; the generator parameters, port bit layouts
+and derived widths are defined in :mod:`hw.params` and :mod:`hw.layout`.
+
+Datapath of one beat (row ``r``, lanes ``i = 0..N-1``)::
+
+    act[i], weight[r][i] -> level 0: products -> levels 1..D: adder tree (-> split subtraction)
+                         -> accumulator stage: total = acc + tree sum
+                         -> last ? (output register <- total, acc <- 0) : (acc <- total)
+
+Handshake and pipeline. One beat moves through the pipeline per cycle. All pipeline registers, the
+accumulators and the output register advance together on a single enable ``advance``; valid and ``last``
+bits travel beside the data, and a register stage loads only when a valid beat enters it (bubbles cause no
+data-register writes). ``advance`` is low only when the beat in the accumulator stage carries ``last``
+while the output register still holds sums that are not being taken (``o_stream.valid & ~o_stream.ready``):
+then the whole pipeline holds and ``i_stream.ready`` is low. With ``pipeline = 0`` the accumulator stage
+*is* the input, and ``i_stream.ready`` is ``~o_stream.valid | o_stream.ready`` so that ``ready`` never
+depends on ``i_stream.valid`` or on the payload (for any ``pipeline`` it does not). There is a
+combinational path from ``o_stream.ready`` to ``i_stream.ready``; ``o_stream.valid`` is a register
+(gated low in reset).
+Without backpressure the array accepts a beat every cycle, including back-to-back ``last`` beats.
+
+Zero gating (ternary). A lane whose weight code has its ``nonzero`` bit clear (codes ``0b00`` and the
+invalid ``0b10``) contributes a constant 0: the activation is ANDed with the lane enable before any
+arithmetic, so no net of that lane's product or negation toggles, whatever its activation does.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from amaranth.hdl import Module, Mux, ResetSignal, Signal, Value, signed
+from amaranth.lib import data, wiring
+
+from hw.layout import array_signature, tile_layout
+from hw.params import (
+    DEFAULT_ACT_WIDTH,
+    DEFAULT_DATAFLOW,
+    DEFAULT_MAX_K,
+    DEFAULT_PIPELINE,
+    DEFAULT_TREE,
+    ArrayParams,
+    Pipeline,
+)
+from hw.tree import PipelinedTreeBuilder, Term
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    lanes : int
+        ``N >= 1``: activations consumed per beat.
+    rows : int
+        ``M >= 1``: output channels computed in parallel (one adder tree each).
+    act_width : int
+        Signed activation width ``a``, 2..16, default 8 (:data:`model.quant.ACT_BITS`).
+    max_k : int
+        The longest K-reduction in activation elements (``in_features``); it takes ``ceil(max_k / N)``
+        beats, and the accumulator width is derived from it so that it cannot overflow:
+        ``W = bit_length(ceil(max_k / N) * N * P) + 1`` (see :mod:`hw.params`).
+    pipeline : int or "full"
+        Pipeline registers in the tree, 0 (combinational) up to one per tree level (``"full"``).
+    tree : str
+        Tree micro-architecture (see :mod:`hw.params`).
+    dataflow : str
+        ``"stream"`` (weights in every input beat) or ``"stationary"`` (tiles loaded through ``w_stream``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad parameter; the message names it.
+
+    Members
+    -------
+    i_stream : ``In(stream.Signature(input_layout))``
+        Input beats: ``act`` (lane ``i`` at bits ``[a*i + a - 1 : a*i]``), ``weight`` (stream dataflow
+        only), ``last`` (the top bit). See :mod:`hw.layout` for every bit position.
+    w_stream : ``In(stream.Signature(weight_load_layout))``, stationary dataflow only
+        Weight-tile loads; always ready outside reset. A beat uses the tile loaded before its transfer cycle.
+    o_stream : ``Out(stream.Signature(output_layout))``
+        The ``M`` signed ``acc_width``-bit sums of each K-reduction, row ``r`` at ``[W*r + W - 1 : W*r]``.
+
+    Attributes
+    ----------
+    params : :class:`hw.params.ArrayParams`
+        The validated parameters, with the derived ``acc_width``, ``levels``, ``register_levels`` and
+        ``latency`` (``pipeline + 1`` cycles from the transfer of a ``last`` beat to ``o_stream.valid``).
+"""
+
+
+class MacArray(wiring.Component):
+    """Common machine of the MAC arrays: handshake, pipeline, accumulators, output register.
+
+    Subclasses set ``ARRAY`` and implement :meth:`_row_sum`, which builds one row's product level and tree.
+    """
+
+    ARRAY: ClassVar[str]
+
+    def __init__(
+        self,
+        lanes: int,
+        rows: int,
+        *,
+        act_width: int = DEFAULT_ACT_WIDTH,
+        max_k: int = DEFAULT_MAX_K,
+        pipeline: Pipeline = DEFAULT_PIPELINE,
+        tree: str = DEFAULT_TREE,
+        dataflow: str = DEFAULT_DATAFLOW,
+    ):
+        try:
+            self._params = ArrayParams(
+                array=self.ARRAY,
+                lanes=lanes,
+                rows=rows,
+                act_width=act_width,
+                max_k=max_k,
+                pipeline=pipeline,
+                tree=tree,
+                dataflow=dataflow,
+            )
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # never built: no "created but never used" warning for it
+            raise
+        self._nodes: dict[str, Value] | None = None
+        super().__init__(array_signature(self._params))
+
+    @classmethod
+    def from_params(cls, params: ArrayParams) -> MacArray:
+        """Build the array of this class described by ``params`` (``params.array`` must match)."""
+        if not isinstance(params, ArrayParams):
+            raise TypeError(f"params must be an ArrayParams, not {type(params).__name__}")
+        if params.array != cls.ARRAY:
+            raise ValueError(f"params.array must be {cls.ARRAY!r} for {cls.__name__}, got {params.array!r}")
+        fields = params.as_dict()
+        del fields["array"]
+        return cls(**fields)
+
+    @property
+    def params(self) -> ArrayParams:
+        return self._params
+
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: object, weights: object) -> Term:
+        raise NotImplementedError  # pragma: no cover
+
+    @property
+    def nodes(self) -> dict[str, Value]:
+        """The named datapath signals of the last elaboration (tree nodes, gated lanes, accumulators).
+
+        For testbenches and toggle studies, e.g. ``nodes["r0_l0_3"]`` (row 0, level 0, lane 3). Raises
+        ``RuntimeError`` before the array has been elaborated (by a simulator or the Verilog backend).
+        """
+        if self._nodes is None:
+            raise RuntimeError("the array has not been elaborated yet")
+        return dict(self._nodes)
+
+    def elaborate(self, platform: object) -> Module:
+        p = self._params
+        m = Module()
+        i_stream, o_stream = self.i_stream, self.o_stream
+        in_reset = ResetSignal()
+
+        # --- weight source: the input beat (stream) or the tile register (stationary) ---
+        if p.dataflow == "stationary":
+            # a plain vector viewed as a tile: no per-field alias wires in the Verilog
+            tile = Signal(p.tile_bits, name="tile")
+            m.d.comb += self.w_stream.ready.eq(~in_reset)
+            with m.If(self.w_stream.valid & self.w_stream.ready):
+                m.d.sync += tile.eq(self.w_stream.payload.weight.as_value())
+            weights = data.View(tile_layout(p), tile)
+        else:
+            weights = i_stream.payload.weight
+
+        # --- pipeline control: valid/last per stage; stage 0 is the input beat ---
+        advance = Signal(name="advance")
+        transfer = Signal(name="transfer")
+        m.d.comb += [
+            i_stream.ready.eq(advance & ~in_reset),
+            transfer.eq(i_stream.valid & i_stream.ready),
+        ]
+        valid: list[Value] = [transfer]
+        last: list[Value] = [i_stream.payload.last]
+        enables: list[Value] = []
+        for stage in range(1, p.pipeline + 1):
+            enables.append(advance & valid[-1])
+            v, lst = Signal(name=f"s{stage}_valid"), Signal(name=f"s{stage}_last")
+            with m.If(advance):
+                m.d.sync += v.eq(valid[-1])
+            with m.If(advance & valid[-1]):
+                m.d.sync += lst.eq(last[-1])
+            valid.append(v)
+            last.append(lst)
+        fire = Signal(name="fire")  # the accumulator stage consumes a beat this cycle
+        out_valid = Signal(name="out_valid")  # the output register holds sums not yet taken
+        m.d.comb += [
+            fire.eq(advance & valid[-1]),
+            o_stream.valid.eq(out_valid & ~in_reset),
+        ]
+        if p.pipeline == 0:
+            m.d.comb += advance.eq(~out_valid | o_stream.ready)
+        else:
+            m.d.comb += advance.eq(~(valid[-1] & last[-1] & out_valid & ~o_stream.ready))
+
+        # --- the trees ---
+        builder = PipelinedTreeBuilder(m, p.register_levels, enables, cap=p.tree_sum_width)
+        roots = [self._row_sum(builder, r, i_stream.payload.act, weights[r]) for r in range(p.rows)]
+        builder.elaborate_registers()
+
+        # --- accumulators and the output register ---
+        with m.If(fire & last[-1]):
+            m.d.sync += out_valid.eq(1)
+        with m.Elif(o_stream.ready):
+            m.d.sync += out_valid.eq(0)
+        nodes = builder.nodes
+        for r, root in enumerate(roots):
+            acc = Signal(signed(p.acc_width), name=f"r{r}_acc")
+            nodes[acc.name] = acc
+            total = (acc + root.value)[: p.acc_width].as_signed()  # modular: cannot overflow by max_k
+            with m.If(fire):
+                with m.If(last[-1]):
+                    m.d.sync += [o_stream.payload.sums[r].eq(total), acc.eq(0)]
+                with m.Else():
+                    m.d.sync += acc.eq(total)
+        self._nodes = nodes
+        return m
+
+
+class TernaryMacArray(MacArray):
+    __doc__ = (
+        """An ``M x N`` ternary MAC array: ``M`` adder trees over ``N`` lanes of int8 x {-1, 0, +1} products.
+
+    Each beat adds ``sum_i act[i] * w[r][i]`` to row ``r``'s accumulator; a beat with ``last`` sends the
+    ``M`` sums out and clears the accumulators. The weights are the 2-bit codes of :mod:`model.encoding`
+    (bit 0 nonzero: the lane enable; bit 1 negative: the negate / subtract select). Multiplication is
+    select / negate / skip:
+
+    ``tree="signed"`` (negate-then-add)
+        ``g = nonzero ? act : 0``, ``n = -g``; product ``= negative ? n : g`` (``a + 1`` bits); one adder
+        tree. (Nodes ``r<row>_g<lane>``, ``r<row>_n<lane>``, ``r<row>_l0_<lane>``.)
+    ``tree="split"`` (sum of the +1 inputs minus sum of the -1 inputs)
+        ``pos = (nonzero & ~negative) ? act : 0``, ``neg = (nonzero & negative) ? act : 0`` (``a`` bits
+        each, no negators); two adder trees and one subtraction at the root. (Nodes
+        ``r<row>_pos_l0_<lane>``, ``r<row>_neg_l0_<lane>``, ..., ``r<row>_diff_q`` when registered.)
+
+    Zero weights are gated at the lane input in both, so they cause no toggles in the tree.
+"""
+        + _COMMON_DOC
+    )
+
+    ARRAY = "ternary"
+
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: object, weights: object) -> Term:
+        p = self._params
+        lo, hi = p.act_min, p.act_max
+        if p.tree == "signed":
+            leaves, names = [], []
+            for i in range(p.lanes):
+                code = weights[i]
+                gated = builder.node(f"r{row}_g{i}", Mux(code.nonzero, act[i], 0), lo, hi).value
+                negated = builder.node(f"r{row}_n{i}", -gated, -hi, -lo).value
+                name = f"r{row}_l0_{i}"
+                leaves.append(builder.node(name, Mux(code.negative, negated, gated), lo, -lo))
+                names.append(name)
+            root, _ = builder.reduce(builder.stage(0, leaves, names), f"r{row}")
+            return root
+        # split
+        sides = {}
+        for side, select in (
+            ("pos", lambda c: c.nonzero & ~c.negative),
+            ("neg", lambda c: c.nonzero & c.negative),
+        ):
+            leaves, names = [], []
+            for i in range(p.lanes):
+                name = f"r{row}_{side}_l0_{i}"
+                leaves.append(builder.node(name, Mux(select(weights[i]), act[i], 0), lo, hi))
+                names.append(name)
+            sides[side] = builder.reduce(builder.stage(0, leaves, names), f"r{row}_{side}")
+        (pos, level), (neg, _) = sides["pos"], sides["neg"]
+        level += 1
+        name = f"r{row}_diff"
+        diff = builder.node(name, pos.value - neg.value, pos.lo - neg.hi, pos.hi - neg.lo)
+        (diff,) = builder.stage(level, [diff], [name])
+        return diff
+
+
+class Int8MacArray(MacArray):
+    __doc__ = (
+        """An ``M x N`` int8 MAC array, the like-for-like baseline: a real ``a x 8``-bit multiplier per lane.
+
+    The same interface, parameters, pipeline and accumulator as :class:`TernaryMacArray`; the weights are
+    signed 8-bit values (``weight[r][i]`` at bits ``[8*(r*N + i) + 7 : 8*(r*N + i)]`` of the tile) and
+    each lane's product ``act[i] * w[r][i]`` (``a + 8`` bits) feeds one adder tree (``tree="signed"``,
+    the only tree of this array). Zero weights are not gated, as in a conventional int8 array.
+"""
+        + _COMMON_DOC
+    )
+
+    ARRAY = "int8"
+
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: object, weights: object) -> Term:
+        p = self._params
+        lo, hi = p.product_range
+        leaves, names = [], []
+        for i in range(p.lanes):
+            name = f"r{row}_l0_{i}"
+            leaves.append(builder.node(name, act[i] * weights[i], lo, hi))
+            names.append(name)
+        root, _ = builder.reduce(builder.stage(0, leaves, names), f"r{row}")
+        return root
+
+
+ARRAY_CLASSES: dict[str, type[MacArray]] = {"ternary": TernaryMacArray, "int8": Int8MacArray}
+
+
+def build_array(params: ArrayParams) -> MacArray:
+    """The array component described by ``params``."""
+    if not isinstance(params, ArrayParams):
+        raise TypeError(f"params must be an ArrayParams, not {type(params).__name__}")
+    return ARRAY_CLASSES[params.array].from_params(params)

@@ -1,0 +1,292 @@
+"""The MAC-array parameters and every quantity derived from them, defined once for hw/, sim/ and energy/.
+
+:class:`ArrayParams` validates the generator parameters and derives the accumulator width, the tree depth,
+where the pipeline registers go and the latency. It is plain Python (no Amaranth), so testbenches and
+energy models can import it cheaply; the port layouts built from it live in :mod:`hw.layout`.
+
+Parameters
+----------
+array
+    ``"ternary"`` (2-bit ternary weight codes of :mod:`model.encoding`: select / negate / skip) or ``"int8"``
+    (signed :data:`INT8_WEIGHT_BITS`-bit weights and a real multiplier per lane, the like-for-like baseline).
+lanes ``N``
+    Activations consumed per beat, any ``N >= 1``.
+rows ``M``
+    Output channels computed in parallel, each with its own adder tree over the ``N`` lanes.
+act_width ``a``
+    Signed two's-complement activation width, default :data:`model.quant.ACT_BITS` (8), range 2..16.
+max_k ``K_max``
+    The longest K-reduction the array must sum without overflow, **counted in activation elements** (a
+    layer's ``in_features``), ``1 <= K_max <=`` :data:`model.bitlinear.MAX_IN_FEATURES_INT32`. A reduction
+    of ``K`` elements takes ``ceil(K / N)`` beats (the host pads the last beat with zero activations or zero
+    weights); :attr:`ArrayParams.max_beats` ``= ceil(K_max / N)`` is the longest reduction in beats.
+pipeline ``p``
+    Register stages inside the tree, ``0`` (combinational tree) up to :attr:`ArrayParams.levels` (one
+    register after every tree level); the string ``"full"`` means the maximum.
+tree
+    ``"signed"``: one adder tree over signed products (ternary: each lane negates its gated activation,
+    "negate-then-add"; int8: the products of the multipliers). ``"split"`` (ternary only): two adder trees,
+    the sum of the activations whose weight is +1 minus the sum of those whose weight is -1.
+dataflow
+    ``"stream"``: every input beat carries a fresh ``M x N`` weight tile (batch-1 decode). ``"stationary"``:
+    a weight tile is loaded once through a separate weight-load stream and any number of activation beats
+    stream against it (prefill, batches).
+
+Derived quantities
+------------------
+accumulator width (:attr:`ArrayParams.acc_width`)
+    ``W = bit_length(B * N * P) + 1`` with ``B = ceil(K_max / N)`` (:attr:`~ArrayParams.max_beats`) and
+    ``P`` the largest product magnitude (:attr:`~ArrayParams.product_max_magnitude`):
+    ``P = 2**(a-1)`` for ternary (``-128 * -1 = 128``), ``P = 2**(a-1) * 2**(b-1)`` for int8 with ``b``
+    weight bits (``-128 * -128``). Every product lies in ``[-P, P]``, so any ``B`` beats of any inputs sum
+    into ``[-B*N*P, B*N*P]``, which ``W`` signed bits hold; ``W`` is the smallest such width because
+    ``+B*N*P`` is reached (every activation ``-2**(a-1)`` against weight -1, resp. -128). The bound covers
+    ``B * N >= K_max`` elements, so it holds whatever the padding lanes of the last beat carry.
+tree levels (:attr:`ArrayParams.levels`)
+    level 0 is the per-lane product (gate and negate, gate, or multiply), levels 1..``D`` with
+    ``D = ceil(log2 N)`` the pairwise adder levels, and for ``tree="split"`` one more level, the final
+    subtraction: ``L = 1 + D`` (signed) or ``2 + D`` (split).
+pipeline placement (:attr:`ArrayParams.register_levels`)
+    the ``L`` tree levels plus the accumulator adder form ``L + 1`` combinational segments; ``p`` registers
+    cut them as evenly as possible, register ``s`` (1..p) after level ``floor(s * (L + 1) / (p + 1)) - 1``.
+    With ``p = L`` every level is followed by a register.
+latency (:attr:`ArrayParams.latency`)
+    ``p + 1`` cycles: when the beat carrying ``last`` is transferred in cycle ``c``, the output stream
+    presents its sums (``valid`` high) from cycle ``c + p + 1`` on, when ``o_stream`` is not backpressured.
+    The ``+ 1`` is the registered output. Throughput is one beat per cycle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from numbers import Integral
+from typing import Literal
+
+from model.bitlinear import MAX_IN_FEATURES_INT32
+from model.encoding import CODE_BITS
+from model.quant import ACT_BITS
+
+#: Version of the generated RTL's micro-architecture and port conventions; bump when either changes.
+GENERATOR_VERSION = "1"
+
+#: The array kinds, tree micro-architectures and dataflows.
+ARRAYS = ("ternary", "int8")
+TREES = ("signed", "split")
+DATAFLOWS = ("stream", "stationary")
+#: Which trees each array kind implements.
+ARRAY_TREES = {"ternary": ("signed", "split"), "int8": ("signed",)}
+
+#: Weight width of the int8 baseline array (signed two's complement).
+INT8_WEIGHT_BITS = 8
+
+#: Defaults of the generator (and of ``python -m hw.generate``).
+DEFAULT_ARRAY = "ternary"
+DEFAULT_LANES = 64
+DEFAULT_ROWS = 8
+DEFAULT_ACT_WIDTH = ACT_BITS
+#: 16,384 elements: above the longest in_features of BitNet b1.58 3B (8,640) and LLaMA-7B (11,008).
+DEFAULT_MAX_K = 16384
+DEFAULT_PIPELINE = 0
+DEFAULT_TREE = "signed"
+DEFAULT_DATAFLOW = "stream"
+
+#: Range of the activation width.
+MIN_ACT_WIDTH, MAX_ACT_WIDTH = 2, 16
+
+Pipeline = int | Literal["full"]
+
+
+def signed_width(lo: int, hi: int) -> int:
+    """Smallest two's-complement width holding every integer in ``[lo, hi]`` (at least 1)."""
+    if lo > hi:
+        raise ValueError(f"empty range [{lo}, {hi}]")
+    width = 1
+    while lo < -(1 << (width - 1)) or hi > (1 << (width - 1)) - 1:
+        width += 1
+    return width
+
+
+def tree_depth(lanes: int) -> int:
+    """Pairwise adder levels reducing ``lanes`` terms to one: ``ceil(log2 lanes)`` (0 for one lane)."""
+    return (lanes - 1).bit_length()
+
+
+def tree_levels(lanes: int, tree: str) -> int:
+    """Levels of a tree over ``lanes`` lanes: product level, adder levels, and the split subtraction."""
+    return 1 + tree_depth(lanes) + (1 if tree == "split" else 0)
+
+
+def _check_int(value: object, name: str, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    value = int(value)
+    if value < lo or (hi is not None and value > hi):
+        bound = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {', '.join(choices)}; not {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayParams:
+    """Validated parameters of one MAC array (see the module docstring for their meaning).
+
+    Raises ``TypeError`` for a parameter of the wrong type and ``ValueError`` for a value out of range; each
+    message names the parameter. ``pipeline="full"`` is stored as the number of tree levels.
+    """
+
+    array: str = DEFAULT_ARRAY
+    lanes: int = DEFAULT_LANES
+    rows: int = DEFAULT_ROWS
+    act_width: int = DEFAULT_ACT_WIDTH
+    max_k: int = DEFAULT_MAX_K
+    pipeline: Pipeline = DEFAULT_PIPELINE
+    tree: str = DEFAULT_TREE
+    dataflow: str = DEFAULT_DATAFLOW
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "array", _check_choice(self.array, "array", ARRAYS))
+        set_(self, "lanes", _check_int(self.lanes, "lanes", 1))
+        set_(self, "rows", _check_int(self.rows, "rows", 1))
+        set_(self, "act_width", _check_int(self.act_width, "act_width", MIN_ACT_WIDTH, MAX_ACT_WIDTH))
+        set_(self, "max_k", _check_int(self.max_k, "max_k", 1, MAX_IN_FEATURES_INT32))
+        set_(self, "tree", _check_choice(self.tree, "tree", TREES))
+        if self.tree not in ARRAY_TREES[self.array]:
+            raise ValueError(
+                f"tree must be one of {', '.join(ARRAY_TREES[self.array])} for the {self.array} array; "
+                f"got {self.tree!r}"
+            )
+        set_(self, "dataflow", _check_choice(self.dataflow, "dataflow", DATAFLOWS))
+        levels = tree_levels(self.lanes, self.tree)
+        if self.pipeline == "full":
+            set_(self, "pipeline", levels)
+        elif isinstance(self.pipeline, str):
+            raise ValueError(f"pipeline must be an integer in [0, {levels}] or 'full'; got {self.pipeline!r}")
+        else:
+            set_(self, "pipeline", _check_int(self.pipeline, "pipeline", 0, levels))
+
+    # --- operands ------------------------------------------------------------------------------------
+
+    @property
+    def act_min(self) -> int:
+        """Most negative activation, ``-2**(a-1)``."""
+        return -(1 << (self.act_width - 1))
+
+    @property
+    def act_max(self) -> int:
+        """Most positive activation, ``2**(a-1) - 1``."""
+        return (1 << (self.act_width - 1)) - 1
+
+    @property
+    def weight_bits(self) -> int:
+        """Bits of one weight on a port: :data:`model.encoding.CODE_BITS` (ternary) or 8 (int8)."""
+        return CODE_BITS if self.array == "ternary" else INT8_WEIGHT_BITS
+
+    @property
+    def weight_min(self) -> int:
+        """Most negative weight value (-1 for ternary, -128 for int8)."""
+        return -1 if self.array == "ternary" else -(1 << (INT8_WEIGHT_BITS - 1))
+
+    @property
+    def weight_max(self) -> int:
+        """Most positive weight value (+1 for ternary, 127 for int8)."""
+        return 1 if self.array == "ternary" else (1 << (INT8_WEIGHT_BITS - 1)) - 1
+
+    @property
+    def product_range(self) -> tuple[int, int]:
+        """``(lo, hi)``: the range of one activation x weight product."""
+        corners = [a * w for a in (self.act_min, self.act_max) for w in (self.weight_min, self.weight_max)]
+        return min(corners), max(corners)
+
+    @property
+    def product_max_magnitude(self) -> int:
+        """``P``: the largest magnitude of a product (``2**(a-1)`` ternary, ``2**(a-1) * 128`` int8)."""
+        lo, hi = self.product_range
+        return max(-lo, hi)
+
+    # --- reductions and widths -----------------------------------------------------------------------
+
+    @property
+    def max_beats(self) -> int:
+        """``B = ceil(max_k / lanes)``: the longest K-reduction in beats."""
+        return math.ceil(self.max_k / self.lanes)
+
+    def beats(self, k: int) -> int:
+        """Beats that a reduction of ``k`` elements takes: ``ceil(k / lanes)``."""
+        k = _check_int(k, "k", 1, self.max_beats * self.lanes)
+        return math.ceil(k / self.lanes)
+
+    @property
+    def tree_sum_width(self) -> int:
+        """Width of one row's tree output (one beat): ``bit_length(N * P) + 1``."""
+        return (self.lanes * self.product_max_magnitude).bit_length() + 1
+
+    @property
+    def acc_width(self) -> int:
+        """``W = bit_length(max_beats * N * P) + 1``: the accumulator and output-sum width."""
+        return (self.max_beats * self.lanes * self.product_max_magnitude).bit_length() + 1
+
+    # --- tree and pipeline ---------------------------------------------------------------------------
+
+    @property
+    def depth(self) -> int:
+        """``D = ceil(log2 N)``: pairwise adder levels of each tree."""
+        return tree_depth(self.lanes)
+
+    @property
+    def levels(self) -> int:
+        """``L``: tree levels (product level, ``D`` adder levels, plus the subtraction for ``split``)."""
+        return tree_levels(self.lanes, self.tree)
+
+    @property
+    def register_levels(self) -> tuple[int, ...]:
+        """The tree levels followed by a pipeline register, ascending, ``len == pipeline``."""
+        segments = self.levels + 1
+        return tuple((s * segments) // (self.pipeline + 1) - 1 for s in range(1, self.pipeline + 1))
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the transfer of a ``last`` beat to its sums on the output: ``pipeline + 1``."""
+        return self.pipeline + 1
+
+    # --- ports -------------------------------------------------------------------------------------
+
+    @property
+    def act_bits(self) -> int:
+        """Bits of the packed activation vector: ``N * a``."""
+        return self.lanes * self.act_width
+
+    @property
+    def tile_bits(self) -> int:
+        """Bits of a packed ``M x N`` weight tile: ``M * N * weight_bits``."""
+        return self.rows * self.lanes * self.weight_bits
+
+    @property
+    def sums_bits(self) -> int:
+        """Bits of the packed output sums: ``M * W``."""
+        return self.rows * self.acc_width
+
+    @property
+    def macs_per_beat(self) -> int:
+        """Multiply-accumulates per beat: ``N * M``."""
+        return self.lanes * self.rows
+
+    def default_name(self) -> str:
+        """A Verilog module name that spells out every parameter."""
+        return (
+            f"{self.array}_mac_n{self.lanes}_m{self.rows}_a{self.act_width}_k{self.max_k}"
+            f"_p{self.pipeline}_{self.tree}_{self.dataflow}"
+        )
+
+    def as_dict(self) -> dict[str, int | str]:
+        """The parameters as a plain dict (for headers, reports and caches)."""
+        return dataclasses.asdict(self)
