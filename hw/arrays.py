@@ -33,7 +33,7 @@ from typing import ClassVar
 from amaranth.hdl import Module, Mux, ResetSignal, Signal, Value, signed
 from amaranth.lib import data, wiring
 
-from hw.layout import array_signature, tile_layout
+from hw.layout import array_signature, input_layout, ternary_code_layout
 from hw.params import (
     DEFAULT_ACT_WIDTH,
     DEFAULT_DATAFLOW,
@@ -139,7 +139,12 @@ class MacArray(wiring.Component):
     def params(self) -> ArrayParams:
         return self._params
 
-    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: object, weights: object) -> Term:
+    def _weight(self, bits: Value) -> object:
+        """One weight of the tile as the product level reads it (``bits``: its slice of the port)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Term:
+        """Build row ``row``'s product level and tree over ``act[i]`` and ``weights[i]``; return the root."""
         raise NotImplementedError  # pragma: no cover
 
     @property
@@ -166,9 +171,22 @@ class MacArray(wiring.Component):
             m.d.comb += self.w_stream.ready.eq(~in_reset)
             with m.If(self.w_stream.valid & self.w_stream.ready):
                 m.d.sync += tile.eq(self.w_stream.payload.weight.as_value())
-            weights = data.View(tile_layout(p), tile)
+            tile_bits, tile_offset = tile, 0
         else:
-            weights = i_stream.payload.weight
+            tile_bits, tile_offset = i_stream.payload.as_value(), input_layout(p)["weight"].offset
+        # Every operand is one slice of a signal, taken at the offsets of the layouts: a slice of a view
+        # of a view would be re-emitted per use by Amaranth's netlist builder (quadratic in the width).
+        payload = i_stream.payload.as_value()
+        act_offset, a = input_layout(p)["act"].offset, p.act_width
+        acts = [payload[act_offset + a * i : act_offset + a * (i + 1)].as_signed() for i in range(p.lanes)]
+        wb = p.weight_bits
+        weights = [
+            [
+                self._weight(tile_bits[tile_offset + wb * k : tile_offset + wb * (k + 1)])
+                for k in range(r * p.lanes, (r + 1) * p.lanes)
+            ]
+            for r in range(p.rows)
+        ]
 
         # --- pipeline control: valid/last per stage; stage 0 is the input beat ---
         advance = Signal(name="advance")
@@ -202,7 +220,7 @@ class MacArray(wiring.Component):
 
         # --- the trees ---
         builder = PipelinedTreeBuilder(m, p.register_levels, enables, cap=p.tree_sum_width)
-        roots = [self._row_sum(builder, r, i_stream.payload.act, weights[r]) for r in range(p.rows)]
+        roots = [self._row_sum(builder, r, acts, weights[r]) for r in range(p.rows)]
         builder.elaborate_registers()
 
         # --- accumulators and the output register ---
@@ -248,7 +266,10 @@ class TernaryMacArray(MacArray):
 
     ARRAY = "ternary"
 
-    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: object, weights: object) -> Term:
+    def _weight(self, bits: Value) -> data.View:
+        return data.View(ternary_code_layout(), bits)
+
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Term:
         p = self._params
         lo, hi = p.act_min, p.act_max
         if p.tree == "signed":
@@ -296,7 +317,10 @@ class Int8MacArray(MacArray):
 
     ARRAY = "int8"
 
-    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: object, weights: object) -> Term:
+    def _weight(self, bits: Value) -> Value:
+        return bits.as_signed()
+
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Term:
         p = self._params
         lo, hi = p.product_range
         leaves, names = [], []
