@@ -91,7 +91,11 @@ _COMMON_DOC = """
 class MacArray(wiring.Component):
     """Common machine of the MAC arrays: handshake, pipeline, accumulators, output register.
 
-    Subclasses set ``ARRAY`` and implement :meth:`_row_sum`, which builds one row's product level and tree.
+    Subclasses set ``ARRAY`` (a key of :data:`hw.params.ARRAYS`) and implement :meth:`_weight` (how one
+    weight's port bits are read) and :meth:`_row_sum` (one row's product level and tree, built with a
+    :class:`hw.tree.PipelinedTreeBuilder` so that the pipeline registers land where
+    :attr:`hw.params.ArrayParams.register_levels` says). The ports, layouts, latency and accumulator are
+    shared, so every array has the same interface.
     """
 
     ARRAY: ClassVar[str]
@@ -162,7 +166,7 @@ class MacArray(wiring.Component):
         p = self._params
         m = Module()
         i_stream, o_stream = self.i_stream, self.o_stream
-        in_reset = ResetSignal()
+        in_reset = ResetSignal(allow_reset_less=True)  # a constant 0 in a domain without reset
 
         # --- weight source: the input beat (stream) or the tile register (stationary) ---
         if p.dataflow == "stationary":

@@ -248,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rows", type=int, default=DEFAULT_ROWS, help="M: output channels in parallel (>= 1)"
     )
-    parser.add_argument("--act-width", type=int, default=DEFAULT_ACT_WIDTH, help="signed activation bits")
+    parser.add_argument(
+        "--act-width", type=int, default=DEFAULT_ACT_WIDTH, help="signed activation bits, 2..16"
+    )
     parser.add_argument(
         "--max-k",
         type=int,
@@ -268,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataflow", choices=DATAFLOWS, default=DEFAULT_DATAFLOW, help="weights per beat, or a loaded tile"
     )
     parser.add_argument(
-        "--name", default=None, help="module and file name (default: spells out the parameters)"
+        "--name",
+        default=None,
+        help="module and file name; None: a name spelling out every parameter (default: %(default)s)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="output folder")
     return parser

@@ -2,8 +2,9 @@
 
 One cycle-level testbench drives every test: it offers the operations of a list (input beats, weight-tile
 loads, resets) in order with random idle gaps (random payloads while ``valid`` is low), takes the output
-with random ``ready`` backpressure, checks the stream rules on the output (a valid payload stays, unchanged,
-until it is taken; nothing transfers during reset), and records the clock edge of every transfer. A
+with random ``ready`` backpressure, checks the stream rules (a valid output payload stays, unchanged, until it
+is taken; ``i_stream.ready`` does not depend on ``i_stream.valid`` or its payload, nor ``o_stream.valid`` on
+``o_stream.ready``; nothing transfers during reset), and records the clock edge of every transfer. A
 reference walks the same list and computes each K-reduction with the golden model.
 """
 
@@ -184,12 +185,22 @@ def run_bench(
                     w_valid, i_valid = not done_load, not done_beat
                     w_payload, i_payload = payload
             ready = prng.random() < ready_prob
+            # stream rules: i_stream.ready depends neither on i_stream.valid nor on the payload, and
+            # o_stream.valid does not depend on o_stream.ready (checked by flipping them within the cycle)
+            ctx.set(o_stream.ready, ready)
+            ctx.set(i_stream.valid, not i_valid)
+            ctx.set(i_stream.payload.as_value(), prng.getrandbits(i_bits))
+            flipped_ready = ctx.get(i_stream.ready)
             ctx.set(i_stream.valid, i_valid)
             ctx.set(i_stream.payload.as_value(), i_payload)
+            assert ctx.get(i_stream.ready) == flipped_ready, f"i_stream.ready depends on valid at edge {edge}"
+            ctx.set(o_stream.ready, not ready)
+            flipped_valid = ctx.get(o_stream.valid)
+            ctx.set(o_stream.ready, ready)
+            assert ctx.get(o_stream.valid) == flipped_valid, f"o_stream.valid depends on ready at edge {edge}"
             if w_stream is not None:
                 ctx.set(w_stream.valid, w_valid)
                 ctx.set(w_stream.payload.as_value(), w_payload)
-            ctx.set(o_stream.ready, ready)
             w_ready_value = Const(0) if w_stream is None else w_stream.ready
             _, _, i_ready, w_ready, o_valid, o_payload, *traced = await ctx.tick().sample(
                 i_stream.ready, w_ready_value, o_stream.valid, o_stream.payload.as_value(), *watch.values()
@@ -329,20 +340,22 @@ def test_ternary_random(rows, tree, pipeline, dataflow):
     """N = 8: random weights (random zero fraction) and activations, gaps and backpressure."""
     dut = TernaryMacArray(8, rows, tree=tree, pipeline=pipeline, dataflow=dataflow, max_k=8 * 6)
     rng = np.random.default_rng(rows * 10 + len(tree) + len(dataflow))
-    check(dut, random_ops(dut.params, rng, 60), seed=rows, valid_prob=0.7, ready_prob=0.6)
+    check(dut, random_ops(dut.params, rng, 150), seed=rows, valid_prob=0.7, ready_prob=0.6)
 
 
 @pytest.mark.parametrize(
-    ("lanes", "rows", "kwargs"),
+    ("array", "lanes", "rows", "kwargs"),
     [
-        (3, 1, {"act_width": 4}),
-        (5, 2, {"act_width": 12, "tree": "split"}),
-        (7, 1, {"pipeline": 2, "tree": "split", "dataflow": "stationary"}),
+        ("ternary", 3, 1, {"act_width": 4}),
+        ("ternary", 5, 2, {"act_width": 12, "tree": "split"}),
+        ("ternary", 7, 1, {"pipeline": 2, "tree": "split", "dataflow": "stationary"}),
+        ("int8", 5, 2, {"act_width": 12, "pipeline": 2}),
+        ("int8", 6, 1, {"act_width": 3, "dataflow": "stationary"}),
     ],
 )
-def test_ternary_other_shapes(lanes, rows, kwargs):
-    """Odd lane counts, narrow and wide activations, a partial pipeline."""
-    dut = TernaryMacArray(lanes, rows, max_k=lanes * 5, **kwargs)
+def test_other_shapes(array, lanes, rows, kwargs):
+    """Odd lane counts, narrow and wide activations, partial pipelines."""
+    dut = make(array, lanes, rows, max_k=lanes * 5, **kwargs)
     rng = np.random.default_rng(lanes)
     check(dut, random_ops(dut.params, rng, 40), seed=lanes, valid_prob=0.6, ready_prob=0.6)
 
@@ -354,7 +367,7 @@ def test_int8_random(lanes, rows, pipeline, dataflow):
     """The int8 baseline: real multipliers, extremes -128 x -128 included."""
     dut = Int8MacArray(lanes, rows, pipeline=pipeline, dataflow=dataflow, max_k=lanes * 5)
     rng = np.random.default_rng(lanes + rows)
-    check(dut, random_ops(dut.params, rng, 40), seed=lanes, valid_prob=0.7, ready_prob=0.6)
+    check(dut, random_ops(dut.params, rng, 80), seed=lanes, valid_prob=0.7, ready_prob=0.6)
 
 
 def _extreme_ops(p: ArrayParams) -> list:
