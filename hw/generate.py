@@ -139,8 +139,8 @@ def describe(params: ArrayParams, name: str) -> list[str]:
         + f"; pipeline {p.pipeline} of {p.levels}: registers after levels {registers}",
         f"latency: {p.latency} cycle(s) from the transfer of a `last` beat to o_stream__valid; "
         f"throughput 1 beat/cycle ({p.macs_per_beat} MAC/cycle)",
-        "interface: clk (rising edge), rst (synchronous, active high); valid/ready streams, one transfer "
-        "per cycle when valid & ready",
+        "interface: clk (rising edge), rst (synchronous, active high: clears every register, no handshake "
+        "while high); valid/ready streams, a transfer when valid & ready",
     ]
     streams = [("i_stream", "input"), ("w_stream", "input"), ("o_stream", "output")]
     fields = port_fields(p)
