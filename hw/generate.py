@@ -45,6 +45,7 @@ from hw.params import (
     ArrayParams,
     Pipeline,
 )
+from model.cli import OneLineErrorParser
 from model.encoding import NEGATIVE_BIT, NONZERO_BIT
 
 #: Where ``python -m hw.generate`` writes by default (relative to the working directory; ignored by git).
@@ -220,13 +221,6 @@ def generate_verilog(
 # --- command line ----------------------------------------------------------------------------------------
 
 
-class _OneLineErrorParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def _pipeline_arg(text: str) -> Pipeline:
     if text == "full":
         return "full"
@@ -237,7 +231,7 @@ def _pipeline_arg(text: str) -> Pipeline:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineErrorParser(
+    parser = OneLineErrorParser(
         prog="python -m hw.generate",
         description="Generate the Verilog of a BitNet MAC array (one module per file) and print a summary.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
