@@ -230,12 +230,8 @@ def _pipeline_arg(text: str) -> Pipeline:
         raise argparse.ArgumentTypeError(f"expected an integer or 'full', got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(
-        prog="python -m hw.generate",
-        description="Generate the Verilog of a BitNet MAC array (one module per file) and print a summary.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+def add_array_arguments(parser: argparse.ArgumentParser) -> None:
+    """The array parameters as options (``--array``, ``--lanes``, ... ``--dataflow``), for every CLI."""
     trees = "; ".join(f"{array}: {', '.join(trees)}" for array, trees in ARRAY_TREES.items())
     parser.add_argument("--array", choices=ARRAYS, default=DEFAULT_ARRAY, help="array kind")
     parser.add_argument("--lanes", type=int, default=DEFAULT_LANES, help="N: activations per beat (>= 1)")
@@ -263,6 +259,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dataflow", choices=DATAFLOWS, default=DEFAULT_DATAFLOW, help="weights per beat, or a loaded tile"
     )
+
+
+def params_from_arguments(args: argparse.Namespace) -> ArrayParams:
+    """The :class:`ArrayParams` named by options added with :func:`add_array_arguments`."""
+    return ArrayParams(
+        array=args.array,
+        lanes=args.lanes,
+        rows=args.rows,
+        act_width=args.act_width,
+        max_k=args.max_k,
+        pipeline=args.pipeline,
+        tree=args.tree,
+        dataflow=args.dataflow,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(
+        prog="python -m hw.generate",
+        description="Generate the Verilog of a BitNet MAC array (one module per file) and print a summary.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_array_arguments(parser)
     parser.add_argument(
         "--name",
         default=None,
@@ -276,16 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        params = ArrayParams(
-            array=args.array,
-            lanes=args.lanes,
-            rows=args.rows,
-            act_width=args.act_width,
-            max_k=args.max_k,
-            pipeline=args.pipeline,
-            tree=args.tree,
-            dataflow=args.dataflow,
-        )
+        params = params_from_arguments(args)
         name = params.default_name() if args.name is None else check_module_name(args.name)
     except (TypeError, ValueError) as error:
         parser.error(str(error))
