@@ -1,7 +1,9 @@
-"""The MAC arrays: :class:`TernaryMacArray` (adder trees of select / negate / skip) and :class:`Int8MacArray`.
+"""The MAC arrays: :class:`TernaryMacArray` (adder trees of select / negate / skip), and the baselines
+:class:`Int8MacArray` (int8 multipliers) and :class:`Fp16MacArray` (IEEE binary16 multipliers and adders).
 
-Both are the same machine around a different per-lane product; the generator parameters, port bit layouts
-and derived widths are defined in :mod:`hw.params` and :mod:`hw.layout`.
+All are the same machine around a different per-lane product (and, for fp16, different adders); the
+generator parameters, port bit layouts and derived widths are defined in :mod:`hw.params` and
+:mod:`hw.layout`, the binary16 units in :mod:`hw.fp16`.
 
 Datapath of one beat (row ``r``, lanes ``i = 0..N-1``)::
 
@@ -30,12 +32,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from amaranth.hdl import Module, Mux, ResetSignal, Signal, Value, signed
+from amaranth.hdl import Module, Mux, ResetSignal, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 
+from hw.fp16 import Fp16TreeBuilder, fp16_add, fp16_multiply
 from hw.layout import array_signature, input_layout, ternary_code_layout
 from hw.params import (
-    DEFAULT_ACT_WIDTH,
     DEFAULT_DATAFLOW,
     DEFAULT_MAX_K,
     DEFAULT_PIPELINE,
@@ -44,6 +46,7 @@ from hw.params import (
     Pipeline,
 )
 from hw.tree import PipelinedTreeBuilder, Term
+from model.fp16 import FP16_BITS, NEGATIVE_ZERO
 
 _COMMON_DOC = """
     Parameters
@@ -94,18 +97,21 @@ class MacArray(wiring.Component):
     Subclasses set ``ARRAY`` (a key of :data:`hw.params.ARRAYS`) and implement :meth:`_weight` (how one
     weight's port bits are read) and :meth:`_row_sum` (one row's product level and tree, built with a
     :class:`hw.tree.PipelinedTreeBuilder` so that the pipeline registers land where
-    :attr:`hw.params.ArrayParams.register_levels` says). The ports, layouts, latency and accumulator are
-    shared, so every array has the same interface.
+    :attr:`hw.params.ArrayParams.register_levels` says). The ports, layouts, latency and accumulator
+    control are shared, so every array has the same interface; an array with another number format also
+    overrides ``TREE_BUILDER``, :meth:`_accumulator` and :meth:`_accumulate`.
     """
 
     ARRAY: ClassVar[str]
+    #: The tree builder class the rows are built with.
+    TREE_BUILDER: ClassVar[type[PipelinedTreeBuilder]] = PipelinedTreeBuilder
 
     def __init__(
         self,
         lanes: int,
         rows: int,
         *,
-        act_width: int = DEFAULT_ACT_WIDTH,
+        act_width: int | None = None,
         max_k: int = DEFAULT_MAX_K,
         pipeline: Pipeline = DEFAULT_PIPELINE,
         tree: str = DEFAULT_TREE,
@@ -150,6 +156,14 @@ class MacArray(wiring.Component):
     def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Term:
         """Build row ``row``'s product level and tree over ``act[i]`` and ``weights[i]``; return the root."""
         raise NotImplementedError  # pragma: no cover
+
+    def _accumulator(self, row: int) -> Signal:
+        """Row ``row``'s accumulator register; its ``init`` is also the value a ``last`` beat clears it to."""
+        return Signal(signed(self._params.acc_width), name=f"r{row}_acc")
+
+    def _accumulate(self, m: Module, row: int, acc: Signal, root: Term) -> Value:
+        """``acc + root``, the accumulator stage's sum (integers: modular, cannot overflow by ``max_k``)."""
+        return (acc + root.value)[: self._params.acc_width].as_signed()
 
     @property
     def nodes(self) -> dict[str, Value]:
@@ -223,7 +237,7 @@ class MacArray(wiring.Component):
             m.d.comb += advance.eq(~(valid[-1] & last[-1] & out_valid & ~o_stream.ready))
 
         # --- the trees ---
-        builder = PipelinedTreeBuilder(m, p.register_levels, enables, cap=p.tree_sum_width)
+        builder = self.TREE_BUILDER(m, p.register_levels, enables, cap=p.tree_sum_width)
         roots = [self._row_sum(builder, r, acts, weights[r]) for r in range(p.rows)]
         builder.elaborate_registers()
 
@@ -234,12 +248,12 @@ class MacArray(wiring.Component):
             m.d.sync += out_valid.eq(0)
         nodes = builder.nodes
         for r, root in enumerate(roots):
-            acc = Signal(signed(p.acc_width), name=f"r{r}_acc")
+            acc = self._accumulator(r)
             nodes[acc.name] = acc
-            total = (acc + root.value)[: p.acc_width].as_signed()  # modular: cannot overflow by max_k
+            total = self._accumulate(m, r, acc, root)
             with m.If(fire):
                 with m.If(last[-1]):
-                    m.d.sync += [o_stream.payload.sums[r].eq(total), acc.eq(0)]
+                    m.d.sync += [o_stream.payload.sums[r].eq(total), acc.eq(acc.init)]
                 with m.Else():
                     m.d.sync += acc.eq(total)
         self._nodes = nodes
@@ -336,7 +350,85 @@ class Int8MacArray(MacArray):
         return root
 
 
-ARRAY_CLASSES: dict[str, type[MacArray]] = {"ternary": TernaryMacArray, "int8": Int8MacArray}
+class Fp16MacArray(MacArray):
+    """An ``M x N`` FP16 MAC array, the paper's FP16 FMAC baseline: a binary16 multiplier per lane and
+    binary16 adders, with binary16 accumulation.
+
+    The same interface, parameters, pipeline, handshake and latency as :class:`TernaryMacArray`; activations,
+    weights and sums are IEEE 754 binary16 bit patterns (16 bits each: lane ``i`` at
+    ``[16*i + 15 : 16*i]``, weight ``(r, i)`` at ``[16*(r*N + i) + 15 : 16*(r*N + i)]`` of the tile, row
+    ``r``'s sum at ``[16*r + 15 : 16*r]`` of ``o_stream``; see :mod:`hw.layout`). Each beat computes, per
+    row ``r``, the binary16 products ``act[i] * w[r][i]`` (level 0, one :func:`hw.fp16.fp16_multiply` per
+    lane), sums them by a tree of binary16 adders (levels 1..``ceil(log2 N)``, node ``j`` of level ``k``
+    adding nodes ``2j`` and ``2j + 1`` of level ``k - 1``, an odd last node passing through), and adds the
+    tree sum to the row's binary16 accumulator, which starts at ``-0`` (the exact identity of IEEE addition,
+    so the first beat's sum passes unchanged) and is cleared to ``-0`` after a ``last`` beat and in reset.
+    Every product and sum is rounded to nearest even; subnormals are kept (no flush-to-zero), overflow gives
+    a signed infinity, ``-0 + -0 = -0`` and ``x + -x = +0``, and every NaN result is the canonical quiet
+    NaN ``0x7E00``. :mod:`model.fp16` defines this arithmetic and is its bit-exact reference.
+
+    Pipeline registers sit between whole binary16 operations (after the multipliers and after adder levels,
+    placed as :attr:`hw.params.ArrayParams.register_levels` says), never inside one. Zero weights are not
+    gated, as in a conventional FP16 array (and ``inf * 0`` must give NaN). Nodes: ``r<row>_l0_<lane>``
+    (products), ``r<row>_l<k>_<j>`` (adders), ``..._q`` (their pipeline registers), ``r<row>_acc``.
+
+    Parameters
+    ----------
+    lanes, rows : int
+        ``N >= 1`` lanes (binary16 activations per beat) and ``M >= 1`` rows (output channels).
+    act_width : int, optional
+        16, the binary16 width (the default for this array; any other value raises ``ValueError``).
+    max_k : int
+        The longest K-reduction in activation elements, a host-side limit (``ceil(max_k / N)`` beats, used
+        by schedulers and stimulus). Floating-point sums do not wrap, so ``max_k`` sizes no hardware: the
+        logic is the same for every ``max_k``, and ``acc_width`` is 16.
+    pipeline : int or "full"
+        Pipeline registers, 0 (combinational) up to one per tree level (``"full"``).
+    tree : str
+        ``"signed"`` only: one binary16 adder tree over the signed products (``"split"`` is ternary only).
+    dataflow : str
+        ``"stream"`` (weights in every input beat) or ``"stationary"`` (tiles loaded through ``w_stream``;
+        reset clears the tile to +0 weights).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad parameter; the message names it.
+
+    Members
+    -------
+    i_stream, w_stream (stationary only), o_stream
+        As for :class:`TernaryMacArray`, with binary16 fields; the sums are the bit patterns (``acc_width``
+        16), not integers.
+    """
+
+    ARRAY = "fp16"
+    TREE_BUILDER = Fp16TreeBuilder
+
+    def _weight(self, bits: Value) -> Value:
+        return bits
+
+    def _row_sum(self, builder: Fp16TreeBuilder, row: int, act: list[Value], weights: list) -> Value:
+        leaves, names = [], []
+        for i in range(self._params.lanes):
+            name = f"r{row}_l0_{i}"
+            product = fp16_multiply(builder.module, act[i].as_unsigned(), weights[i], name)
+            leaves.append(builder.float_leaf(name, product))
+            names.append(name)
+        return builder.float_reduce(builder.float_stage(0, leaves, names), f"r{row}")
+
+    def _accumulator(self, row: int) -> Signal:
+        return Signal(unsigned(FP16_BITS), init=NEGATIVE_ZERO, name=f"r{row}_acc")
+
+    def _accumulate(self, m: Module, row: int, acc: Signal, root: Value) -> Value:
+        return fp16_add(m, acc, root, f"r{row}_acc_sum")
+
+
+ARRAY_CLASSES: dict[str, type[MacArray]] = {
+    "ternary": TernaryMacArray,
+    "int8": Int8MacArray,
+    "fp16": Fp16MacArray,
+}
 
 
 def build_array(params: ArrayParams) -> MacArray:

@@ -32,7 +32,7 @@ from hw.params import (
     ARRAY_TREES,
     ARRAYS,
     DATAFLOWS,
-    DEFAULT_ACT_WIDTH,
+    DEFAULT_ACT_WIDTHS,
     DEFAULT_ARRAY,
     DEFAULT_DATAFLOW,
     DEFAULT_LANES,
@@ -67,7 +67,7 @@ _VERILOG_KEYWORDS = frozenset(
 )
 _YOSYS_INIT_TRIGGER = re.compile(r"\\\$auto\$verilog_backend\.cc:\d+:dump_module\$(\d+) ")
 
-_CLASS_NAMES = {"ternary": "TernaryMacArray", "int8": "Int8MacArray"}
+_CLASS_NAMES = {"ternary": "TernaryMacArray", "int8": "Int8MacArray", "fp16": "Fp16MacArray"}
 
 
 def package_version() -> str:
@@ -109,10 +109,13 @@ def regenerate_command(params: ArrayParams, name: str) -> str:
 def _field_note(params: ArrayParams, field: str, lo: int) -> str:
     a, n, wb, w = params.act_width, params.lanes, params.weight_bits, params.acc_width
     base = f"{lo} + " if lo else ""
+    number = "IEEE binary16" if params.is_float else "signed"
     if field == "act":
-        return f"lane i at [{base}{a}*i + {a - 1} : {base}{a}*i], signed"
+        return f"lane i at [{base}{a}*i + {a - 1} : {base}{a}*i], {number}"
     if field == "weight":
-        if params.array == "ternary":
+        if params.is_float:
+            element = number
+        elif params.array == "ternary":
             element = f"2-bit code of model.encoding: bit {NONZERO_BIT} nonzero, bit {NEGATIVE_BIT} negative"
         else:
             element = "signed 8-bit"
@@ -120,21 +123,37 @@ def _field_note(params: ArrayParams, field: str, lo: int) -> str:
         return f"row r, lane i at [{base}{index} + {wb - 1} : {base}{index}], {element}"
     if field == "last":
         return "closes the K-reduction"
-    return f"row r at [{base}{w}*r + {w - 1} : {base}{w}*r], signed"
+    return f"row r at [{base}{w}*r + {w - 1} : {base}{w}*r], {number}"
 
 
 def describe(params: ArrayParams, name: str) -> list[str]:
     """The summary lines shared by the Verilog header and the CLI: parameters, derived widths, ports."""
     p = params
     registers = ", ".join(map(str, p.register_levels)) or "none"
-    product = f"{p.product_max_magnitude} = largest |activation x weight|"
     lines = [
         f"{name}: {p.array} MAC array ({_CLASS_NAMES[p.array]}), {p.rows} rows x {p.lanes} lanes",
         f"parameters: array={p.array} lanes={p.lanes} rows={p.rows} act_width={p.act_width} max_k={p.max_k} "
         f"pipeline={p.pipeline} tree={p.tree} dataflow={p.dataflow}",
-        f"accumulator width W = bit_length(ceil(max_k/N) * N * P) + 1 = bit_length({p.max_beats} * {p.lanes} "
-        f"* {p.product_max_magnitude}) + 1 = {p.acc_width}  (P = {product})",
-        f"reduction: up to max_k = {p.max_k} elements = {p.max_beats} beats of {p.lanes} lanes per sum",
+    ]
+    if p.is_float:
+        lines += [
+            "number format: IEEE 754 binary16 activations, weights and sums (1 sign, 5 exponent, 10 fraction "
+            "bits); binary16 products, binary16 adders and accumulator",
+            "arithmetic: every product and sum rounded to nearest even; subnormals kept (no flush-to-zero); "
+            "overflow to +-inf; -0 + -0 = -0, x + -x = +0; NaN results 0x7E00",
+            f"reduction: up to max_k = {p.max_k} elements = {p.max_beats} beats of {p.lanes} lanes per sum "
+            "(a host-side limit: max_k sizes no fp16 logic)",
+            "order: tree level k node j = node 2j + node 2j+1 of level k-1 (an odd last node passes); "
+            "acc = -0, then acc = acc + tree sum per beat (model.fp16)",
+        ]
+    else:
+        product = f"{p.product_max_magnitude} = largest |activation x weight|"
+        lines += [
+            f"accumulator width W = bit_length(ceil(max_k/N) * N * P) + 1 = bit_length({p.max_beats} * "
+            f"{p.lanes} * {p.product_max_magnitude}) + 1 = {p.acc_width}  (P = {product})",
+            f"reduction: up to max_k = {p.max_k} elements = {p.max_beats} beats of {p.lanes} lanes per sum",
+        ]
+    lines += [
         f"tree: {p.levels} levels (product, {p.depth} adder"
         + (", subtract)" if p.tree == "split" else ")")
         + f"; pipeline {p.pipeline} of {p.levels}: registers after levels {registers}",
@@ -194,7 +213,7 @@ def generate_verilog(
     lanes: int = DEFAULT_LANES,
     rows: int = DEFAULT_ROWS,
     *,
-    act_width: int = DEFAULT_ACT_WIDTH,
+    act_width: int | None = None,
     max_k: int = DEFAULT_MAX_K,
     pipeline: Pipeline = DEFAULT_PIPELINE,
     tree: str = DEFAULT_TREE,
@@ -239,13 +258,18 @@ def add_array_arguments(parser: argparse.ArgumentParser) -> None:
         "--rows", type=int, default=DEFAULT_ROWS, help="M: output channels in parallel (>= 1)"
     )
     parser.add_argument(
-        "--act-width", type=int, default=DEFAULT_ACT_WIDTH, help="signed activation bits, 2..16"
+        "--act-width",
+        type=int,
+        default=argparse.SUPPRESS,  # absent: the array kind's width (hw.params.DEFAULT_ACT_WIDTHS)
+        help=f"activation bits: signed, 2..16, for ternary and int8 (default: {DEFAULT_ACT_WIDTHS['int8']}); "
+        f"binary16 for fp16, {DEFAULT_ACT_WIDTHS['fp16']} (its default and only width)",
     )
     parser.add_argument(
         "--max-k",
         type=int,
         default=DEFAULT_MAX_K,
-        help="longest K-reduction in activation elements; sizes the accumulator so it cannot overflow",
+        help="longest K-reduction in activation elements; sizes the accumulator so it cannot overflow "
+        "(fp16: a host-side limit only)",
     )
     parser.add_argument(
         "--pipeline",
@@ -267,7 +291,7 @@ def params_from_arguments(args: argparse.Namespace) -> ArrayParams:
         array=args.array,
         lanes=args.lanes,
         rows=args.rows,
-        act_width=args.act_width,
+        act_width=getattr(args, "act_width", None),
         max_k=args.max_k,
         pipeline=args.pipeline,
         tree=args.tree,

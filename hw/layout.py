@@ -13,7 +13,8 @@ Ports (Verilog names; every array has the same ones)
 ``i_stream__payload``, ``i_stream__valid``, ``i_stream__ready``
     Input beats (sink). The payload is the struct :func:`input_layout`, fields from bit 0 upwards:
 
-    ``act``    bits ``[N*a - 1 : 0]``: lane ``i`` at ``[a*i + a - 1 : a*i]``, signed two's complement;
+    ``act``    bits ``[N*a - 1 : 0]``: lane ``i`` at ``[a*i + a - 1 : a*i]``, signed two's complement
+               (fp16: ``a = 16``, an IEEE binary16 bit pattern);
     ``weight`` (``dataflow="stream"`` only) the ``M x N`` tile, ``T = M * N * wb`` bits at
                ``[N*a + T - 1 : N*a]`` laid out as :func:`tile_layout`;
     ``last``   the top bit: this beat closes the K-reduction, its sums go to the output.
@@ -25,7 +26,8 @@ Ports (Verilog names; every array has the same ones)
     the previous tile. Loading between the beats of one reduction is allowed.
 ``o_stream__payload``, ``o_stream__valid``, ``o_stream__ready``
     Output sums (source). The payload is :func:`output_layout`: row ``r``'s sum at
-    ``[W*r + W - 1 : W*r]``, signed two's complement, ``W`` = :attr:`~hw.params.ArrayParams.acc_width`.
+    ``[W*r + W - 1 : W*r]``, signed two's complement, ``W`` = :attr:`~hw.params.ArrayParams.acc_width`
+    (fp16: ``W = 16``, an IEEE binary16 bit pattern).
     ``valid`` is a register ANDed with ``~rst``; the payload is a register.
 
 Weight tile
@@ -33,7 +35,12 @@ Weight tile
     bits ``[wb*(r*N + i) + wb - 1 : wb*(r*N + i)]``. Ternary arrays: ``wb = 2``, the code of
     :mod:`model.encoding` (bit 0 nonzero, bit 1 negative; the tile is ``model.encoding.codes_to_int`` of
     the flattened codes); the RTL treats the invalid code ``0b10`` as zero. Int8 array: ``wb = 8``, signed
-    two's complement.
+    two's complement. FP16 array: ``wb = 16``, an IEEE binary16 bit pattern.
+
+FP16 values on the host. The helpers take binary16 operands either as bit patterns (integer arrays of
+0..65535) or as ``float16`` arrays (their bits are used); :func:`unpack_output` returns the sums' bit
+patterns as int64 (``.astype(np.uint16).view(np.float16)`` gives the values), so NaNs and signed zeros
+compare exactly.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.params import ArrayParams
 from model.encoding import CODE_BITS, NEGATIVE_BIT, NONZERO_BIT, check_ternary, encode_ternary
+from model.fp16 import FP16_BITS, check_bits
 
 #: Widest field the NumPy helpers pack or unpack (they compute in int64/uint64).
 MAX_FIELD_BITS = 63
@@ -63,7 +71,10 @@ def ternary_code_layout() -> data.FlexibleLayout:
 
 
 def weight_shape(params: ArrayParams) -> ShapeLike:
-    """The shape of one weight on a port: the ternary code layout, or ``signed(8)`` for int8."""
+    """The shape of one weight on a port: the ternary code layout, ``signed(8)`` (int8), ``unsigned(16)``
+    (fp16: a binary16 bit pattern)."""
+    if params.is_float:
+        return unsigned(FP16_BITS)
     return ternary_code_layout() if params.array == "ternary" else signed(params.weight_bits)
 
 
@@ -73,8 +84,12 @@ def tile_layout(params: ArrayParams) -> data.ArrayLayout:
 
 
 def act_layout(params: ArrayParams) -> data.ArrayLayout:
-    """The activation vector: ``act[i]`` is lane ``i``, ``signed(act_width)``."""
-    return data.ArrayLayout(signed(params.act_width), params.lanes)
+    """The activation vector: ``act[i]`` is lane ``i``, ``signed(act_width)`` (fp16: ``unsigned(16)``)."""
+    return data.ArrayLayout(_number_shape(params, params.act_width), params.lanes)
+
+
+def _number_shape(params: ArrayParams, width: int) -> ShapeLike:
+    return unsigned(FP16_BITS) if params.is_float else signed(width)
 
 
 def input_layout(params: ArrayParams) -> data.StructLayout:
@@ -92,8 +107,9 @@ def weight_load_layout(params: ArrayParams) -> data.StructLayout:
 
 
 def output_layout(params: ArrayParams) -> data.StructLayout:
-    """Payload of ``o_stream``: ``sums[r]`` is row ``r``'s sum, ``signed(acc_width)``."""
-    return data.StructLayout({"sums": data.ArrayLayout(signed(params.acc_width), params.rows)})
+    """Payload of ``o_stream``: ``sums[r]`` is row ``r``'s sum, ``signed(acc_width)``; fp16: ``unsigned(16)``,
+    a binary16 bit pattern."""
+    return data.StructLayout({"sums": data.ArrayLayout(_number_shape(params, params.acc_width), params.rows)})
 
 
 def array_signature(params: ArrayParams) -> wiring.Signature:
@@ -182,9 +198,11 @@ def _as_int_array(values: object, name: str) -> np.ndarray:
 
 
 def _check_activations(params: ArrayParams, act: object) -> np.ndarray:
-    act = _as_int_array(act, "act")
+    act = check_bits(act, "act").astype(np.int64) if params.is_float else _as_int_array(act, "act")
     if act.ndim not in (1, 2) or act.shape[-1] != params.lanes:
         raise ValueError(f"act must have shape ({params.lanes},) or (beats, {params.lanes}), got {act.shape}")
+    if params.is_float:
+        return act
     if ((act < params.act_min) | (act > params.act_max)).any():
         raise ValueError(
             f"act must hold signed {params.act_width}-bit values in [{params.act_min}, {params.act_max}]"
@@ -198,15 +216,22 @@ def tile_elements(params: ArrayParams, weights: object, *, codes: bool = False) 
     Parameters
     ----------
     weights : array of shape ``(M, N)`` or ``(B, M, N)``
-        Ternary weights in {-1, 0, +1} (ternary array), int8 values (int8 array), or, with ``codes=True``
-        on a ternary array, raw 2-bit codes 0..3 (``0b10`` included: the RTL reads it as zero).
+        Ternary weights in {-1, 0, +1} (ternary array), int8 values (int8 array), binary16 bit patterns or
+        float16 values (fp16 array), or, with ``codes=True`` on a ternary array, raw 2-bit codes 0..3
+        (``0b10`` included: the RTL reads it as zero).
 
     Returns
     -------
     numpy.ndarray
-        ``(M*N,)`` or ``(B, M*N)`` int64: codes from :func:`model.encoding.encode_ternary` or int8 values.
+        ``(M*N,)`` or ``(B, M*N)`` int64: codes from :func:`model.encoding.encode_ternary`, int8 values or
+        binary16 bit patterns.
     """
-    weights = _as_int_array(weights, "weights")
+    if params.is_float:
+        if codes:
+            raise ValueError("codes=True applies to ternary arrays only")
+        weights = check_bits(weights, "weights").astype(np.int64)
+    else:
+        weights = _as_int_array(weights, "weights")
     shape = (params.rows, params.lanes)
     if weights.ndim not in (2, 3) or weights.shape[-2:] != shape:
         raise ValueError(f"weights must have shape {shape} or (beats, *{shape}), got {weights.shape}")
@@ -217,6 +242,8 @@ def tile_elements(params: ArrayParams, weights: object, *, codes: bool = False) 
             elements = weights
         else:
             elements = encode_ternary(check_ternary(weights, "weights"))
+    elif params.is_float:
+        elements = weights
     else:
         if codes:
             raise ValueError("codes=True applies to ternary arrays only")
@@ -244,7 +271,7 @@ def pack_input(
     Parameters
     ----------
     act : array ``(N,)`` or ``(B, N)``
-        Activations, signed ``act_width``-bit values.
+        Activations, signed ``act_width``-bit values (fp16: binary16 bit patterns or float16 values).
     weights : array ``(M, N)`` or ``(B, M, N)``, optional
         The weight tile of each beat; required for ``dataflow="stream"``, refused for ``"stationary"``.
     last : bool or array ``(B,)`` of bool
@@ -260,7 +287,7 @@ def pack_input(
     if params.dataflow == "stream":
         if weights is None:
             raise ValueError("weights are required for dataflow='stream'")
-        weights = _as_int_array(weights, "weights")
+        weights = np.asarray(weights) if params.is_float else _as_int_array(weights, "weights")
         expected = (beats, params.rows, params.lanes) if batch else (params.rows, params.lanes)
         if weights.shape != expected:
             raise ValueError(f"weights must have shape {expected} to match act, got {weights.shape}")
@@ -293,5 +320,8 @@ def pack_weight_load(params: ArrayParams, weights: object, *, codes: bool = Fals
 
 
 def unpack_output(params: ArrayParams, payload: int | Sequence[int]) -> np.ndarray:
-    """The ``M`` signed sums of one ``o_stream`` payload (``(M,)``) or of several (``(B, M)``), int64."""
-    return unpack_fields(payload, params.rows, params.acc_width, signed=True)
+    """The ``M`` signed sums of one ``o_stream`` payload (``(M,)``) or of several (``(B, M)``), int64.
+
+    FP16 arrays: the sums' binary16 bit patterns, 0..65535.
+    """
+    return unpack_fields(payload, params.rows, params.acc_width, signed=not params.is_float)

@@ -7,26 +7,33 @@ energy models can import it cheaply; the port layouts built from it live in :mod
 Parameters
 ----------
 array
-    ``"ternary"`` (2-bit ternary weight codes of :mod:`model.encoding`: select / negate / skip) or ``"int8"``
-    (signed :data:`INT8_WEIGHT_BITS`-bit weights and a real multiplier per lane, the like-for-like baseline).
+    ``"ternary"`` (2-bit ternary weight codes of :mod:`model.encoding`: select / negate / skip), ``"int8"``
+    (signed :data:`INT8_WEIGHT_BITS`-bit weights and a real multiplier per lane, the like-for-like baseline)
+    or ``"fp16"`` (IEEE binary16 activations and weights, a binary16 multiplier per lane and binary16 adders:
+    the paper's FP16 FMAC baseline; its arithmetic is defined in :mod:`model.fp16`).
 lanes ``N``
     Activations consumed per beat, any ``N >= 1``.
 rows ``M``
     Output channels computed in parallel, each with its own adder tree over the ``N`` lanes.
 act_width ``a``
-    Signed two's-complement activation width, default :data:`model.quant.ACT_BITS` (8), range 2..16.
+    Signed two's-complement activation width, default :data:`model.quant.ACT_BITS` (8), range 2..16. For
+    ``fp16`` it is the binary16 width, 16 (the default there; any other value is refused).
 max_k ``K_max``
     The longest K-reduction the array must sum without overflow, **counted in activation elements** (a
     layer's ``in_features``), ``1 <= K_max <=`` :data:`model.bitlinear.MAX_IN_FEATURES_INT32`. A reduction
     of ``K`` elements takes ``ceil(K / N)`` beats (the host pads the last beat with zero activations or zero
     weights); :attr:`ArrayParams.max_beats` ``= ceil(K_max / N)`` is the longest reduction in beats.
+    For ``fp16`` nothing overflows silently (a float sum saturates to infinity), so ``max_k`` sizes no
+    hardware: it is the same interface limit for hosts (schedulers, test stimulus), and two fp16 arrays that
+    differ only in ``max_k`` have the same logic.
 pipeline ``p``
     Register stages inside the tree, ``0`` (combinational tree) up to :attr:`ArrayParams.levels` (one
     register after every tree level); the string ``"full"`` means the maximum.
 tree
     ``"signed"``: one adder tree over signed products (ternary: each lane negates its gated activation,
-    "negate-then-add"; int8: the products of the multipliers). ``"split"`` (ternary only): two adder trees,
-    the sum of the activations whose weight is +1 minus the sum of those whose weight is -1.
+    "negate-then-add"; int8: the products of the multipliers; fp16: binary16 products summed by binary16
+    adders). ``"split"`` (ternary only): two adder trees, the sum of the activations whose weight is +1 minus
+    the sum of those whose weight is -1.
 dataflow
     ``"stream"``: every input beat carries a fresh ``M x N`` weight tile (batch-1 decode). ``"stationary"``:
     a weight tile is loaded once through a separate weight-load stream and any number of activation beats
@@ -42,9 +49,13 @@ accumulator width (:attr:`ArrayParams.acc_width`)
     into ``[-B*N*P, B*N*P]``, which ``W`` signed bits hold; ``W`` is the smallest such width because
     ``+B*N*P`` is reached (every activation ``-2**(a-1)`` against weight -1, resp. -128). The bound covers
     ``B * N >= K_max`` elements, so it holds whatever the padding lanes of the last beat carry.
+    ``fp16``: ``W = 16``, the sums are binary16 bit patterns (:data:`FP16_BITS`), and the integer
+    quantities ``act_min`` .. ``product_max_magnitude`` do not apply (they raise ``ValueError``).
 tree levels (:attr:`ArrayParams.levels`)
-    level 0 is the per-lane product (gate and negate, gate, or multiply), levels 1..``D`` with
-    ``D = ceil(log2 N)`` the pairwise adder levels, and for ``tree="split"`` one more level, the final
+    level 0 is the per-lane product (gate and negate, gate, or multiply; fp16: one binary16 multiplier),
+    levels 1..``D`` with
+    ``D = ceil(log2 N)`` the pairwise adder levels (fp16: binary16 adders, each rounding), and for
+    ``tree="split"`` one more level, the final
     subtraction: ``L = 1 + D`` (signed) or ``2 + D`` (split).
 pipeline placement (:attr:`ArrayParams.register_levels`)
     the ``L`` tree levels plus the accumulator adder form ``L + 1`` combinational segments; ``p`` registers
@@ -65,17 +76,18 @@ from typing import Literal
 
 from model.bitlinear import MAX_IN_FEATURES_INT32
 from model.encoding import CODE_BITS
+from model.fp16 import FP16_BITS
 from model.quant import ACT_BITS
 
 #: Version of the generated RTL's micro-architecture and port conventions; bump when either changes.
 GENERATOR_VERSION = "1"
 
 #: The array kinds, tree micro-architectures and dataflows.
-ARRAYS = ("ternary", "int8")
+ARRAYS = ("ternary", "int8", "fp16")
 TREES = ("signed", "split")
 DATAFLOWS = ("stream", "stationary")
 #: Which trees each array kind implements.
-ARRAY_TREES = {"ternary": ("signed", "split"), "int8": ("signed",)}
+ARRAY_TREES = {"ternary": ("signed", "split"), "int8": ("signed",), "fp16": ("signed",)}
 
 #: Weight width of the int8 baseline array (signed two's complement).
 INT8_WEIGHT_BITS = 8
@@ -85,6 +97,8 @@ DEFAULT_ARRAY = "ternary"
 DEFAULT_LANES = 64
 DEFAULT_ROWS = 8
 DEFAULT_ACT_WIDTH = ACT_BITS
+#: The activation width of each array kind when none is given (fp16 allows no other).
+DEFAULT_ACT_WIDTHS = {"ternary": DEFAULT_ACT_WIDTH, "int8": DEFAULT_ACT_WIDTH, "fp16": FP16_BITS}
 #: 16,384 elements: above the longest in_features of BitNet b1.58 3B (8,640) and LLaMA-7B (11,008).
 DEFAULT_MAX_K = 16384
 DEFAULT_PIPELINE = 0
@@ -140,13 +154,14 @@ class ArrayParams:
     """Validated parameters of one MAC array (see the module docstring for their meaning).
 
     Raises ``TypeError`` for a parameter of the wrong type and ``ValueError`` for a value out of range; each
-    message names the parameter. ``pipeline="full"`` is stored as the number of tree levels.
+    message names the parameter. ``pipeline="full"`` is stored as the number of tree levels, and
+    ``act_width=None`` as the array kind's width (:data:`DEFAULT_ACT_WIDTHS`: 8, or 16 for fp16).
     """
 
     array: str = DEFAULT_ARRAY
     lanes: int = DEFAULT_LANES
     rows: int = DEFAULT_ROWS
-    act_width: int = DEFAULT_ACT_WIDTH
+    act_width: int | None = None  # None: the array kind's default; always an int once constructed
     max_k: int = DEFAULT_MAX_K
     pipeline: Pipeline = DEFAULT_PIPELINE
     tree: str = DEFAULT_TREE
@@ -157,7 +172,13 @@ class ArrayParams:
         set_(self, "array", _check_choice(self.array, "array", ARRAYS))
         set_(self, "lanes", _check_int(self.lanes, "lanes", 1))
         set_(self, "rows", _check_int(self.rows, "rows", 1))
+        if self.act_width is None:
+            set_(self, "act_width", DEFAULT_ACT_WIDTHS[self.array])
         set_(self, "act_width", _check_int(self.act_width, "act_width", MIN_ACT_WIDTH, MAX_ACT_WIDTH))
+        if self.array == "fp16" and self.act_width != FP16_BITS:
+            raise ValueError(
+                f"act_width must be {FP16_BITS} (IEEE binary16) for the fp16 array; got {self.act_width}"
+            )
         set_(self, "max_k", _check_int(self.max_k, "max_k", 1, MAX_IN_FEATURES_INT32))
         set_(self, "tree", _check_choice(self.tree, "tree", TREES))
         if self.tree not in ARRAY_TREES[self.array]:
@@ -177,39 +198,59 @@ class ArrayParams:
     # --- operands ------------------------------------------------------------------------------------
 
     @property
+    def is_float(self) -> bool:
+        """True for the fp16 array (binary16 operands and sums), False for the integer arrays."""
+        return self.array == "fp16"
+
+    def _integer_only(self, name: str) -> None:
+        if self.is_float:
+            raise ValueError(
+                f"{name} applies to the integer arrays (ternary, int8), not to fp16, whose operands and sums "
+                "are IEEE binary16 bit patterns (see model.fp16)"
+            )
+
+    @property
     def act_min(self) -> int:
-        """Most negative activation, ``-2**(a-1)``."""
+        """Most negative activation, ``-2**(a-1)`` (integer arrays only)."""
+        self._integer_only("act_min")
         return -(1 << (self.act_width - 1))
 
     @property
     def act_max(self) -> int:
-        """Most positive activation, ``2**(a-1) - 1``."""
+        """Most positive activation, ``2**(a-1) - 1`` (integer arrays only)."""
+        self._integer_only("act_max")
         return (1 << (self.act_width - 1)) - 1
 
     @property
     def weight_bits(self) -> int:
-        """Bits of one weight on a port: :data:`model.encoding.CODE_BITS` (ternary) or 8 (int8)."""
+        """Bits of one weight on a port: :data:`model.encoding.CODE_BITS` (ternary), 8 (int8), 16 (fp16)."""
+        if self.is_float:
+            return FP16_BITS
         return CODE_BITS if self.array == "ternary" else INT8_WEIGHT_BITS
 
     @property
     def weight_min(self) -> int:
-        """Most negative weight value (-1 for ternary, -128 for int8)."""
+        """Most negative weight value (-1 for ternary, -128 for int8; integer arrays only)."""
+        self._integer_only("weight_min")
         return -1 if self.array == "ternary" else -(1 << (INT8_WEIGHT_BITS - 1))
 
     @property
     def weight_max(self) -> int:
-        """Most positive weight value (+1 for ternary, 127 for int8)."""
+        """Most positive weight value (+1 for ternary, 127 for int8; integer arrays only)."""
+        self._integer_only("weight_max")
         return 1 if self.array == "ternary" else (1 << (INT8_WEIGHT_BITS - 1)) - 1
 
     @property
     def product_range(self) -> tuple[int, int]:
-        """``(lo, hi)``: the range of one activation x weight product."""
+        """``(lo, hi)``: the range of one activation x weight product (integer arrays only)."""
+        self._integer_only("product_range")
         corners = [a * w for a in (self.act_min, self.act_max) for w in (self.weight_min, self.weight_max)]
         return min(corners), max(corners)
 
     @property
     def product_max_magnitude(self) -> int:
         """``P``: the largest magnitude of a product (``2**(a-1)`` ternary, ``2**(a-1) * 128`` int8)."""
+        self._integer_only("product_max_magnitude")
         lo, hi = self.product_range
         return max(-lo, hi)
 
@@ -227,12 +268,16 @@ class ArrayParams:
 
     @property
     def tree_sum_width(self) -> int:
-        """Width of one row's tree output (one beat): ``bit_length(N * P) + 1``."""
+        """Width of one row's tree output (one beat): ``bit_length(N * P) + 1``; 16 for fp16."""
+        if self.is_float:
+            return FP16_BITS
         return (self.lanes * self.product_max_magnitude).bit_length() + 1
 
     @property
     def acc_width(self) -> int:
-        """``W = bit_length(max_beats * N * P) + 1``: the accumulator and output-sum width."""
+        """``W = bit_length(max_beats * N * P) + 1``: the accumulator and output-sum width; 16 for fp16."""
+        if self.is_float:
+            return FP16_BITS
         return (self.max_beats * self.lanes * self.product_max_magnitude).bit_length() + 1
 
     # --- tree and pipeline ---------------------------------------------------------------------------

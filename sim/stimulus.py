@@ -4,7 +4,9 @@ A :class:`Stimulus` is a sequence of operations: activation beats (with their we
 dataflow), weight-tile loads (stationary dataflow) and resets. :func:`expected_outputs` computes, from the
 model, the sums the array must return for it, segment by segment (a reset starts a new segment; the beats
 of a reduction that a reset cuts short produce nothing). The reference for ternary arrays is
-``model.bitlinear.bitlinear_int``; for the int8 baseline an exact int64 matmul.
+``model.bitlinear.bitlinear_int``; for the int8 baseline an exact int64 matmul; for the FP16 baseline
+``model.fp16.fp16_mac_reference`` (binary16 bit patterns in, bit patterns out, so that NaNs and signed zeros
+compare exactly).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from hw.layout import pack_input, pack_weight_load
 from hw.params import ArrayParams
 from model.bitlinear import bitlinear_int
+from model.fp16 import EXPONENT_BITS, FRACTION_BITS, POSITIVE_INFINITY, fp16_mac_reference, to_bits
 
 BEAT, LOAD, RESET = 0, 1, 2
 
@@ -124,8 +127,12 @@ def reference_sums(params: ArrayParams, act: np.ndarray, tiles: np.ndarray) -> n
     """The ``M`` sums of one reduction: beats ``act`` ``(B, N)`` against tiles ``(B, M, N)``.
 
     The beats of a reduction concatenate into one dot product of length ``B*N`` per row, so a reduction is
-    one BitLinear: ``bitlinear_int(concat(act), hstack(tiles))``.
+    one BitLinear: ``bitlinear_int(concat(act), hstack(tiles))``. FP16 arrays: the binary16 bit patterns of
+    :func:`model.fp16.fp16_mac_reference`, whose result depends on the beats (tree per beat, then the
+    accumulator), as int64.
     """
+    if params.is_float:
+        return fp16_mac_reference(act, tiles).astype(np.int64)
     x = act.reshape(1, -1)
     w = tiles.transpose(1, 0, 2).reshape(params.rows, -1)
     if params.array == "ternary":
@@ -213,8 +220,54 @@ def reduction(
     return concat(parts)
 
 
+#: Random FP16 stimulus: standard deviations of the Gaussian activations and weights (LayerNorm-scale
+#: activations, weights of a trained linear layer), each value further scaled by ``2**U(-3, 3)`` ...
+FP16_ACT_SCALE, FP16_WEIGHT_SCALE = 1.0, 0.05
+#: ... the fractions of signed zeros and subnormals among the operands ...
+FP16_ZERO_FRACTION, FP16_SUBNORMAL_FRACTION = 0.03, 0.02
+#: ... and about these fractions of the random reductions meet a "wide" operand (any finite exponent, whose
+#: products may underflow or overflow to infinity and dominate the sum) and an infinity or a NaN.
+FP16_WIDE_REDUCTIONS, FP16_NONFINITE_REDUCTIONS = 0.3, 0.2
+
+
+def random_fp16(
+    rng: np.random.Generator, shape: tuple[int, ...], *, scale: float, wide: float, nonfinite: float
+) -> np.ndarray:
+    """Random binary16 bit patterns (int64): mostly ``N(0, scale) * 2**U(-3, 3)`` rounded to binary16, with
+    the zero and subnormal fractions above (random signs), a fraction ``wide`` of finite values of any
+    exponent, and a fraction ``nonfinite`` of infinities and NaNs (random sign and payload: quiet and
+    signalling)."""
+    spread = np.exp2(rng.uniform(-3.0, 3.0, shape))
+    values = to_bits(rng.standard_normal(shape) * scale * spread).astype(np.int64)
+    sign = rng.integers(0, 2, shape) << (EXPONENT_BITS + FRACTION_BITS)
+    fraction = rng.integers(0, 1 << FRACTION_BITS, shape)
+    choices = [
+        (FP16_ZERO_FRACTION, sign),
+        (FP16_SUBNORMAL_FRACTION, sign | np.maximum(fraction, 1)),
+        (wide, sign | rng.integers(0, POSITIVE_INFINITY, shape)),
+        (nonfinite, sign | POSITIVE_INFINITY | np.where(rng.random(shape) < 0.5, 0, fraction)),
+    ]
+    draw = rng.random(shape)
+    threshold = 0.0
+    for fraction_of, special in choices:
+        values = np.where((draw >= threshold) & (draw < threshold + fraction_of), special, values)
+        threshold += fraction_of
+    return values
+
+
+def _fp16_rates(params: ArrayParams) -> dict[str, float]:
+    """Per operand: the ``wide`` and ``nonfinite`` fractions that give :data:`FP16_WIDE_REDUCTIONS` and
+    :data:`FP16_NONFINITE_REDUCTIONS` of :func:`random_reductions`' reductions (12.5 beats on average)."""
+    beats = (1 + max(1, min(24, params.max_beats))) / 2
+    operands = beats * params.lanes * (1 + params.rows)
+    return {"wide": FP16_WIDE_REDUCTIONS / operands, "nonfinite": FP16_NONFINITE_REDUCTIONS / operands}
+
+
 def random_weights(params: ArrayParams, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Random weights: ternary with a random zero fraction, or int8 with extra weight on the extremes."""
+    """Random weights: ternary with a random zero fraction, int8 with extra weight on the extremes, or
+    binary16 bit patterns (:func:`random_fp16` with :data:`FP16_WEIGHT_SCALE`)."""
+    if params.is_float:
+        return random_fp16(rng, shape, scale=FP16_WEIGHT_SCALE, **_fp16_rates(params))
     if params.array == "ternary":
         zero = rng.uniform(0.0, 0.8)
         return rng.choice([-1, 0, 1], size=shape, p=[(1 - zero) / 2, zero, (1 - zero) / 2])
@@ -224,7 +277,10 @@ def random_weights(params: ArrayParams, rng: np.random.Generator, shape: tuple[i
 
 
 def random_activations(params: ArrayParams, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Random activations over the full signed range, a few percent pinned to the extremes."""
+    """Random activations over the full signed range, a few percent pinned to the extremes; FP16: binary16
+    bit patterns (:func:`random_fp16` with :data:`FP16_ACT_SCALE`)."""
+    if params.is_float:
+        return random_fp16(rng, shape, scale=FP16_ACT_SCALE, **_fp16_rates(params))
     values = rng.integers(params.act_min, params.act_max + 1, size=shape)
     extreme = rng.random(shape) < 0.05
     return np.where(extreme, rng.choice([params.act_min, params.act_max], size=shape), values)

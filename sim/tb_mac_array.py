@@ -19,6 +19,7 @@ from cocotb.triggers import RisingEdge
 
 from hw.params import ArrayParams
 from model.bitlinear import bitlinear, bitlinear_int
+from model.fp16 import MAX_FINITE, NEGATIVE_ZERO, POSITIVE_INFINITY, SIGN_BIT, to_bits
 from model.quant import quantize_activations, quantize_weights
 from sim.bench import run_stimulus
 from sim.scheduler import assemble, schedule_layer
@@ -106,12 +107,95 @@ def directed_corners(params: ArrayParams, rng: np.random.Generator) -> Stimulus:
     return concat(parts)
 
 
+def fp16_directed_corners(params: ArrayParams, rng: np.random.Generator) -> Stimulus:
+    """The FP16 array's corners: signed zeros, cancellation to +0, overflow to infinity (of products and of
+    sums), infinities, ``inf - inf`` and ``inf * 0``, NaNs of every kind (walking across the lanes),
+    subnormal products and sums, ties to even, a walking weight, back-to-back lasts, and the longest
+    reduction (max_k elements) of ones."""
+    n, m = params.lanes, params.rows
+    one, two, half = 0x3C00, 0x4000, 0x3800
+    neg_inf = SIGN_BIT | POSITIVE_INFINITY
+
+    def full(value: int, beats: int = 1) -> np.ndarray:
+        return np.full((beats, m, n), value, np.int64)
+
+    def lanes(
+        values: list[int],
+    ) -> np.ndarray:  # one beat of activations, the pattern repeated over the lanes
+        return np.resize(np.array(values, np.int64), n)[None]
+
+    def normal(shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
+        return to_bits(rng.standard_normal(shape) * scale).astype(np.int64)
+
+    parts = []
+    # signed zeros: -0 * 1 = -0 everywhere gives -0, -0 * -1 = +0; +0 weights against negative activations
+    parts.append(reduction(params, lanes([NEGATIVE_ZERO]), full(one)))
+    parts.append(reduction(params, lanes([NEGATIVE_ZERO]), full(SIGN_BIT | one)))
+    parts.append(reduction(params, lanes([SIGN_BIT | one]), full(0)))
+    parts.append(reduction(params, normal((3, n)) | SIGN_BIT, full(0, 3)))
+    # x + -x = +0 (pairs of lanes cancel), and a whole reduction cancelling across beats
+    signs = np.where(np.arange(n) % 2 == 0, one, SIGN_BIT | one)
+    parts.append(reduction(params, lanes([0x4500]), np.broadcast_to(signs, (1, m, n))))
+    act = normal((1, n))
+    parts.append(
+        reduction(params, np.concatenate([act, act]), np.concatenate([full(one), full(SIGN_BIT | one)]))
+    )
+    # overflow to infinity: products (65504 * 2) and sums of finite products (65504 + 65504)
+    parts.append(reduction(params, lanes([MAX_FINITE]), full(two)))
+    parts.append(reduction(params, lanes([MAX_FINITE]).repeat(2, 0), full(SIGN_BIT | one, 2)))
+    # infinities: inf + -inf in the tree (or across beats for one lane) and inf * 0
+    parts.append(reduction(params, lanes([POSITIVE_INFINITY, neg_inf]), full(one)))
+    parts.append(
+        reduction(params, np.concatenate([lanes([POSITIVE_INFINITY]), lanes([neg_inf])]), full(one, 2))
+    )
+    parts.append(reduction(params, lanes([POSITIVE_INFINITY]), full(0)))
+    parts.append(reduction(params, lanes([neg_inf, one]), full(half)))
+    # NaNs of every kind, one lane at a time (also in the weights), among normal values
+    for i, nan in enumerate([0x7C01, 0x7E00, 0xFE00, 0xFFFF, 0x7D55]):
+        act, tile = normal((1, n)), normal((1, m, n), 0.1)
+        if i % 2:
+            tile[0, :, (i * 7) % n] = nan
+        else:
+            act[0, (i * 5) % n] = nan
+        parts.append(reduction(params, act, tile))
+    # subnormals: products of subnormals underflow to zero, of small normals give subnormals; ties at 2**-25
+    subnormal = rng.integers(1, 1024, (2, n)) | (rng.integers(0, 2, (2, n)) << 15)
+    parts.append(reduction(params, subnormal, rng.integers(1, 1024, (2, m, n))))
+    parts.append(reduction(params, lanes([0x2000, 0x0001, 0x0003, 0x0400]), full(half)))
+    parts.append(reduction(params, lanes([0x0401, 0x83FF]), full(0x1C00)))
+    # ties to even: 2048 + 1 + 1 + 2 in the tree
+    parts.append(reduction(params, lanes([0x6800, one, one, two]), full(one)))
+    # a single 1.0 weight walking across the lanes (row r carries it at lane (i + r) % n)
+    for i in range(n):
+        tile = np.zeros((1, m, n), np.int64)
+        for r in range(m):
+            tile[0, r, (i + r) % n] = one if r % 2 == 0 else SIGN_BIT | one
+        parts.append(reduction(params, normal((1, n), 8.0), tile))
+    # back-to-back last beats
+    tile = normal((m, n), 0.05)
+    if params.dataflow == "stationary":
+        parts.append(load(params, tile))
+        parts.append(beats(params, normal((20, n)), None, True))
+    else:
+        parts.append(beats(params, normal((20, n)), np.tile(tile, (20, 1, 1)), True))
+    # the longest reduction (max_k elements) of ones
+    longest = params.max_beats
+    last = np.zeros(longest, bool)
+    last[-1] = True
+    if params.dataflow == "stationary":
+        parts += [load(params, full(one)[0]), beats(params, np.full((longest, n), one), None, last)]
+    else:
+        parts.append(reduction(params, np.full((longest, n), one), full(one, longest)))
+    return concat(parts)
+
+
 @cocotb.test()
 async def test_directed_corners(dut):
     """Directed corner cases, no idle cycles and no backpressure."""
     params, config, seed = _settings()
     await _start(dut)
-    stimulus = directed_corners(params, np.random.default_rng(seed))
+    corners = fp16_directed_corners if params.is_float else directed_corners
+    stimulus = corners(params, np.random.default_rng(seed))
     result = await run_stimulus(dut, params, stimulus, seed=seed, config=config)
     dut._log.info("directed: %d outputs exact", result.outputs)
 

@@ -3,15 +3,19 @@ bit-exact against the golden model (see sim/tb_mac_array.py for what each cocotb
 
 Seeds are fixed per configuration; ``BITNET_SIM_SEED=<n>`` replays a failure with another seed, ``WAVES=1``
 records a waveform (``dump.vcd`` in the run folder named in the log), ``BITNET_SIM_MACS`` sets the size of
-the random test (default one million multiply-accumulates per configuration).
+the random test (default one million multiply-accumulates per configuration; the FP16 configurations run
+fewer, :data:`CONFIG_MACS`, as their reference model is slower).
 """
 
 from __future__ import annotations
 
+import os
 import zlib
 
 import pytest
 
+import hw.fp16
+from hw.generate import verilog_for
 from hw.params import ArrayParams
 from sim.faults import sign_error_verilog
 from sim.runner import SimulationFailure, run_array
@@ -33,7 +37,12 @@ CONFIGS = {
     ),
     "i8_n16_m4_full_stream": ArrayParams("int8", 16, 4, max_k=4096, pipeline="full"),
     "i8_n3_m1_p0_stationary": ArrayParams("int8", 3, 1, max_k=512, pipeline=0, dataflow="stationary"),
+    "fp16_n16_m4_full_stream": ArrayParams("fp16", 16, 4, max_k=4096, pipeline="full"),
+    "fp16_n3_m1_p0_stationary": ArrayParams("fp16", 3, 1, max_k=512, pipeline=0, dataflow="stationary"),
 }
+#: Random multiply-accumulates of the configurations that do not run the default (unless BITNET_SIM_MACS
+#: is set): the binary16 reference computes beat by beat in NumPy.
+CONFIG_MACS = {"fp16_n16_m4_full_stream": 300_000, "fp16_n3_m1_p0_stationary": 60_000}
 LAYER_CONFIGS = ["t_n64_m8_signed_p0_stream", "t_n64_m8_split_p2_stationary"]
 ARRAY_TESTS = [
     "test_directed_corners",
@@ -47,9 +56,21 @@ def config_seed(name: str) -> int:
     return zlib.crc32(name.encode()) % 100_000
 
 
+def config_macs(name: str) -> int | None:
+    """The random MACs of a configuration: ``BITNET_SIM_MACS`` when set, else :data:`CONFIG_MACS` or the
+    runner's default."""
+    return None if "BITNET_SIM_MACS" in os.environ else CONFIG_MACS.get(name)
+
+
 @pytest.mark.parametrize("name", CONFIGS)
 def test_array_is_bit_exact(name):
-    report = run_array(CONFIGS[name], tests=ARRAY_TESTS, seed=config_seed(name), run_name=f"array-{name}")
+    report = run_array(
+        CONFIGS[name],
+        tests=ARRAY_TESTS,
+        seed=config_seed(name),
+        macs=config_macs(name),
+        run_name=f"array-{name}",
+    )
     assert report.passed == ARRAY_TESTS
 
 
@@ -84,6 +105,34 @@ def test_a_sign_error_in_one_lane_is_caught(name, test):
             macs=20_000,
             verilog=broken,
             run_name=f"broken-{name}",
+        )
+    message = str(failure.value)
+    assert params.default_name() in message and "seed" in message and "beat" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "test"),
+    [
+        ("fp16_n3_m1_p0_stationary", "test_random_with_gaps_and_backpressure"),
+        ("fp16_n3_m1_p0_stationary", "test_directed_corners"),
+    ],
+)
+def test_an_fp16_rounding_error_is_caught(name, test, monkeypatch):
+    """The FP16 array with round-half-away-from-zero instead of ties-to-even in every multiplier and adder:
+    the scoreboard reports the first wrong sum (bit patterns) with its configuration, seed and beat."""
+    params = CONFIGS[name]
+    monkeypatch.setattr(hw.fp16, "round_increment", lambda lsb, guard, sticky: guard)
+    broken = verilog_for(params)
+    monkeypatch.undo()
+    assert broken != verilog_for(params)
+    with pytest.raises(SimulationFailure, match=r"expected \d+ got \d+") as failure:
+        run_array(
+            params,
+            tests=[test],
+            seed=config_seed(name),
+            macs=20_000,
+            verilog=broken,
+            run_name=f"round-{test}",
         )
     message = str(failure.value)
     assert params.default_name() in message and "seed" in message and "beat" in message

@@ -1,4 +1,5 @@
-"""The MAC arrays in Amaranth's simulator, scored against the golden model ``model.bitlinear.bitlinear_int``.
+"""The MAC arrays in Amaranth's simulator, scored against the golden model ``model.bitlinear.bitlinear_int``
+(the FP16 array against ``model.fp16``; its own tests are in test_hw_fp16.py and reuse this testbench).
 
 One cycle-level testbench drives every test: it offers the operations of a list (input beats, weight-tile
 loads, resets) in order with random idle gaps (random payloads while ``valid`` is low), takes the output
@@ -24,6 +25,7 @@ from hw.layout import pack_input, pack_weight_load, unpack_output
 from hw.params import ArrayParams
 from model.bitlinear import bitlinear_int
 from model.encoding import CODE_BITS, NEGATIVE_BIT, NONZERO_BIT
+from model.fp16 import fp16_mac_reference
 
 # --- operations and the reference --------------------------------------------------------------------------
 
@@ -65,7 +67,11 @@ def hardware_weights(p: ArrayParams, weights: np.ndarray, codes: bool) -> np.nda
 
 
 def golden(p: ArrayParams, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """One K-reduction: ``x`` (K,), ``w`` (M, K) -> (M,) sums."""
+    """One K-reduction: ``x`` (K,), ``w`` (M, K) -> (M,) sums (fp16: bit patterns, beat by beat)."""
+    if p.is_float:
+        beats = x.size // p.lanes
+        tiles = w.reshape(p.rows, beats, p.lanes).transpose(1, 0, 2)
+        return fp16_mac_reference(x.reshape(beats, p.lanes), tiles).astype(np.int64)
     if p.array == "ternary" and p.act_width <= 8:
         return bitlinear_int(x[None, :], w)[0].astype(np.int64)
     return (x.astype(object) @ w.T.astype(object)).astype(np.int64)  # exact: the int8 baseline

@@ -195,7 +195,7 @@ def test_cli_help_lists_every_parameter_with_its_default(capsys):
         "--max-k 0",
         "--pipeline 99",
         "--pipeline half",
-        "--array fp16",
+        "--array fp32",
         "--array int8 --tree split",
         "--tree wallace",
         "--dataflow both",

@@ -46,7 +46,7 @@ def test_defaults():
 @pytest.mark.parametrize(
     ("kwargs", "error", "name"),
     [
-        ({"array": "fp16"}, ValueError, "array"),
+        ({"array": "fp32"}, ValueError, "array"),
         ({"array": 1}, TypeError, "array"),
         ({"lanes": 0}, ValueError, "lanes"),
         ({"lanes": True}, TypeError, "lanes"),
