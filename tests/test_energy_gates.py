@@ -1,0 +1,219 @@
+"""Gate-level flow: ASAP7 liberty reading, synthesis, cell models, toggles, energy, the CLI."""
+
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from energy.activity import Activity, read_toggles
+from energy.cells import verilog_expression
+from energy.gates import (
+    EnergySettings,
+    critical_path_ps,
+    gate_energy,
+    input_internal_fj,
+    measure_array,
+    output_internal_fj,
+)
+from energy.liberty import PdkError, parse_group, pdk_dir, read_library, write_trimmed_liberty
+from energy.netlist import read_netlist
+from energy.synth import MAPPING_CELLS, synthesize
+from hw.params import ArrayParams
+
+INV, NAND, DFF = "INVx1_ASAP7_75t_R", "NAND2xp5_ASAP7_75t_R", "DFFHQNx1_ASAP7_75t_R"
+
+
+@pytest.fixture(scope="module")
+def library():
+    return read_library(MAPPING_CELLS)
+
+
+def test_liberty_cells_are_read_with_their_numbers(library):
+    nand = library.cell(NAND)
+    assert nand.area == pytest.approx(0.05832)
+    assert nand.leakage_pw == pytest.approx(49.6344)
+    assert nand.pins["Y"].function == "(!A) + (!B)"
+    assert nand.pins["A"].capacitance == pytest.approx(0.495514)
+    # the first cell_rise entry of the A -> Y arc is 7.88236 ps at 5 ps / 0.36 fF
+    arc = next(a for a in nand.timing if a.related_pin == "A")
+    assert arc.cell_rise.at(5, 0.36) == pytest.approx(7.88236)
+    # halfway between two grid points the tables interpolate linearly
+    mid = arc.cell_rise.at(7.5, 0.36)
+    assert mid == pytest.approx((7.88236 + 9.72567) / 2)
+    dff = library.cell(DFF)
+    assert dff.sequential and dff.ff == ("IQN", "CLK", "!D") and dff.pins["CLK"].clock
+
+
+def test_internal_energy_sums_the_supply_pins_and_averages_the_rest(library):
+    nand = library.cell(NAND)
+    energy = output_internal_fj(nand, "Y", 20, 1.0)
+    assert 0 < energy < 1.0  # fJ per toggle of a minimum NAND2 at 7nm
+    assert output_internal_fj(nand, "Y", 20, 5.0) != energy  # load-dependent
+    assert input_internal_fj(library.cell(DFF), "CLK", 20) > 0.1  # clocking a flip-flop costs energy
+
+
+def test_parser_handles_optional_semicolons_and_continuations():
+    group = parse_group(
+        'cell (X) {\n area : 1.5\n pin (A) { direction : input; }\n values ( \\\n "1, 2" );\n}'
+    )
+    assert group.attributes["area"] == "1.5"
+    assert group.all("pin")[0].attributes["direction"] == "input"
+    assert group.complex["values"] == ["1, 2"]
+
+
+def test_trimmed_liberty_is_a_valid_library(library, tmp_path):
+    path = write_trimmed_liberty(library, tmp_path / "t.lib")
+    group = parse_group(path.read_text())
+    assert group.kind == "library" and len(group.all("cell")) == len(MAPPING_CELLS)
+
+
+def test_missing_pdk_names_where_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("BITNET_ASAP7_DIR", str(tmp_path))
+    with pytest.raises(PdkError, match="asap7sc7p5t_28"):
+        pdk_dir()
+
+
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [("(!A) + (!B)", "(~A) | (~B)"), ("(A * !B) + (!A * B)", "(A & ~B) | (~A & B)"), ("1", "1'b1")],
+)
+def test_liberty_functions_become_verilog(function, expected):
+    assert verilog_expression(function) == expected
+
+
+def test_synthesis_is_cached_and_reports_area():
+    params = ArrayParams(lanes=2, rows=1, max_k=64)
+    from hw.generate import verilog_for
+
+    first = synthesize(verilog_for(params), params.default_name())
+    again = synthesize(verilog_for(params), params.default_name())
+    assert again.cached and again.area_um2 == first.area_um2 > 0
+    assert first.cells.get(DFF, 0) > 0 and first.sequential_area_um2 > 0
+    assert abs(sum(c for c in first.cells.values()) - first.cell_count) == 0
+
+
+def test_energy_model_on_a_hand_made_netlist(library, tmp_path):
+    netlist_file = tmp_path / "n.v"
+    netlist_file.write_text(
+        """module t(a, clk, y);
+  input a; wire a; input clk; wire clk; output y; wire y;
+  wire n1; wire q;
+  INVx1_ASAP7_75t_R u1 (.A(a), .Y(n1));
+  DFFHQNx1_ASAP7_75t_R u2 (.CLK(clk), .D(n1), .QN(q));
+  NAND2xp5_ASAP7_75t_R u3 (.A(q), .B(a), .Y(y));
+endmodule
+"""
+    )
+    netlist = read_netlist(netlist_file, "t")
+    activity = Activity(Counter({"a": 10, "n1": 10, "q": 4, "clk": 20, "y": 6}), 0, 10_000)
+    settings = EnergySettings(slew_ps=20, clock_ps=1000)
+    report = gate_energy(netlist, library, activity, macs=10, cycles=10, settings=settings)
+    inv, dff, nand = library.cell(INV), library.cell(DFF), library.cell(NAND)
+    v2 = 0.7**2
+    c_a = inv.pins["A"].capacitance + nand.pins["B"].capacitance
+    c_n1, c_q, c_clk = dff.pins["D"].capacitance, nand.pins["A"].capacitance, dff.pins["CLK"].capacitance
+    combinational = (
+        0.5 * c_a * v2 * 10
+        + (0.5 * c_n1 * v2 + output_internal_fj(inv, "Y", 20, c_n1)) * 10
+        + output_internal_fj(nand, "Y", 20, 0.0) * 6
+        + input_internal_fj(inv, "A", 20) * 10
+        + input_internal_fj(nand, "A", 20) * 4
+        + input_internal_fj(nand, "B", 20) * 10
+    )
+    sequential = (
+        0.5 * c_clk * v2 * 20
+        + (0.5 * c_q * v2 + output_internal_fj(dff, "QN", 20, c_q)) * 4
+        + input_internal_fj(dff, "CLK", 20) * 20
+        + input_internal_fj(dff, "D", 20) * 10
+    )
+    leakage = (inv.leakage_pw + dff.leakage_pw + nand.leakage_pw) * 1e-12 * 10 * 1e-9 * 1e15
+    assert report.combinational_fj == pytest.approx(combinational)
+    assert report.sequential_fj == pytest.approx(sequential)
+    assert report.leakage_fj == pytest.approx(leakage)
+    assert report.per_mac_pj()["total"] == pytest.approx((combinational + sequential + leakage) / 10 / 1000)
+    # a -> inverter -> flip-flop: the register's D path; q -> nand -> y: the output path
+    assert critical_path_ps(netlist, library) > 0
+
+
+def test_toggles_are_counted_per_bit_inside_the_window(tmp_path):
+    vcd = tmp_path / "d.vcd"
+    vcd.write_text(
+        """$timescale 1ps $end
+$scope module $rootio $end
+$var wire 1 ! clk $end
+$upscope $end
+$scope module t $end
+$var wire 1 " clk $end
+$var wire 3 # bus [2:0] $end
+$upscope $end
+$enddefinitions $end
+#0
+0"
+b000 #
+#10
+1"
+b011 #
+#20
+0"
+b010 #
+#30
+1"
+b110 #
+#40
+0"
+"""
+    )
+    activity = read_toggles(vcd, "t", 10, 40)
+    assert activity.toggles == Counter({"clk": 3, "bus[0]": 2, "bus[1]": 1, "bus[2]": 1})
+
+
+SMALL = {"lanes": 4, "rows": 2, "max_k": 64, "pipeline": "full"}
+
+
+@pytest.fixture(scope="module")
+def measured():
+    """One gate-level measurement per array kind (synthesis, netlist build and simulation are cached)."""
+    return {
+        array: measure_array(ArrayParams(array, **SMALL), beats=64, seed=5) for array in ("ternary", "int8")
+    }
+
+
+@pytest.mark.parametrize("array", ["ternary", "int8"])
+def test_gate_level_measurement_of_a_small_array(measured, array):
+    measurement = measured[array]
+    per_mac = measurement.energy.per_mac_pj()
+    assert measurement.activity["macs"] >= 64 * 8
+    assert all(per_mac[k] > 0 for k in ("combinational", "sequential", "leakage"))
+    assert 1e-3 < per_mac["total"] < 1.0  # pJ per MAC: between an INT8 add and an FP16 MAC, roughly
+    assert measurement.synth.area_um2 > 0 and measurement.critical_path_ps > 0
+
+
+def test_int8_costs_more_than_ternary_per_mac(measured):
+    per_mac = {array: m.energy.per_mac_pj()["total"] for array, m in measured.items()}
+    area = measured["int8"].synth.area_um2 / measured["ternary"].synth.area_um2
+    assert per_mac["int8"] / per_mac["ternary"] > 1.5 and area > 1.5
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "energy.gates", "--zero", "1.5"], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert "must be in [0, 1)" in run.stderr
+    run = subprocess.run(
+        [sys.executable, "-m", "energy.gates", "--lanes", "2", "--rows", "1", "--pdk", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert "no ASAP7 liberty files" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_zero_weights_save_energy_on_the_ternary_array():
+    params = ArrayParams("ternary", **SMALL)  # the same netlist and simulator build as above
+    dense = measure_array(params, beats=64, zero="0.0", seed=7)
+    sparse = measure_array(params, beats=64, zero="0.6", seed=7)
+    assert dense.activity["zero_fraction"] == 0 and 0.5 < sparse.activity["zero_fraction"] < 0.7
+    assert sparse.energy.per_mac_pj()["total"] < dense.energy.per_mac_pj()["total"]
