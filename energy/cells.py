@@ -15,18 +15,24 @@ from energy.liberty import Cell, Library
 _OPERATORS = {"!": "~", "*": " & ", "+": " | ", "^": " ^ "}
 
 
-def verilog_expression(function: str) -> str:
-    """A liberty boolean function (``!``, ``*``, ``+``, ``^``, parentheses, pin names) as Verilog."""
+def _tokens(function: str) -> list[str]:
+    """The tokens of a liberty boolean function (``!``, ``*``, ``+``, ``^``, parentheses, pins, 0, 1)."""
     text = function.strip().strip('"')
     if not re.fullmatch(r"[A-Za-z0-9_!*+^() \t]*", text):
         raise ValueError(f"unsupported liberty function {function!r}")
-    out = []
-    for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*|[01]|[!*+^()]", text):
-        if token in ("0", "1"):
-            out.append(f"1'b{token}")
-        else:
-            out.append(_OPERATORS.get(token, token))
-    return "".join(out)
+    return re.findall(r"[A-Za-z_][A-Za-z0-9_]*|[01]|[!*+^()]", text)
+
+
+def verilog_expression(function: str) -> str:
+    """A liberty boolean function as a Verilog expression (Verilog's ``~ & ^ |`` precedence)."""
+    return "".join(f"1'b{t}" if t in ("0", "1") else _OPERATORS.get(t, t) for t in _tokens(function))
+
+
+def python_expression(function: str) -> str:
+    """A liberty boolean function as a Python expression over NumPy bool arrays (Python's ``~ & ^ |``
+    precedence is Verilog's, so both readings agree); the constants are the names ``ZERO`` and ``ONE``."""
+    constants = {"0": "ZERO", "1": "ONE"}
+    return "".join(constants.get(t) or _OPERATORS.get(t, t) for t in _tokens(function))
 
 
 def cell_model(cell: Cell) -> str:

@@ -1,10 +1,13 @@
 """Gate-level area and energy per MAC of a generated array, measured on ASAP7 cells.
 
 ``python -m energy.gates --array {ternary,int8,fp16} [array parameters]`` synthesizes the array
-(:mod:`energy.synth`), simulates the mapped netlist under cocotb on realistic data while checking it against
-the golden model (:mod:`sim.tb_activity`), counts the toggles of every net (:mod:`energy.activity`) and
-prices them with the library's own tables. It prints the area, the cells, and the energy per MAC split
-into combinational, sequential and leakage.
+(:mod:`energy.synth`), simulates the mapped netlist on realistic data (:mod:`sim.realistic`) while checking
+every output against the golden model, counts the toggles of every net and prices them with the library's
+own tables. Two gate-level simulators give the same toggles (a test compares them): :mod:`energy.gatesim`,
+a levelized NumPy cycle simulator (the default: no compilation, seconds for 100,000 cells), and cocotb +
+Verilator on cell models made from the liberty (:mod:`sim.tb_activity`, :mod:`energy.activity` reading
+its VCD; ``--engine cocotb``; minutes of C++ compilation per 10,000 cells). It prints the area, the
+cells, and the energy per MAC split into combinational, sequential and leakage.
 
 Modeling choices (each a parameter or a documented constant):
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,15 +245,22 @@ def critical_path_ps(netlist: Netlist, library: Library, slew_ps: float = DEFAUL
     return max((arrival.get(net, 0.0) for net in endpoints if net is not None), default=0.0)
 
 
+#: How the mapped netlist is simulated for activity: :mod:`energy.gatesim` (NumPy, no compilation; the
+#: default) or cocotb + Verilator on the cell models of :mod:`energy.cells` with a VCD (minutes of C++
+#: compilation per 10,000 cells; both check every output against the golden model).
+ENGINES = ("numpy", "cocotb")
+
+
 @dataclass
 class GateMeasurement:
-    """Everything one measurement produced."""
+    """Everything one measurement produced; ``seconds`` times each step (synthesis as first run)."""
 
     params: dict
     synth: SynthResult
     energy: EnergyReport
     activity: dict
     critical_path_ps: float
+    seconds: dict = field(default_factory=dict)
 
 
 def measure_array(
@@ -261,17 +272,66 @@ def measure_array(
     seed: int = 1,
     settings: EnergySettings | None = None,
     flow: FlowSettings | None = None,
+    engine: str = "numpy",
 ) -> GateMeasurement:
-    """Synthesize, simulate (bit-exact checked) and price one array; see the module docstring."""
-    from energy.cells import cell_models
-    from hw.generate import verilog_for
-    from sim.runner import run_array
+    """Synthesize, simulate (bit-exact checked) and price one array; see the module docstring.
 
+    ``engine`` chooses the gate-level simulator (:data:`ENGINES`); ``zero`` is ``"gaussian"`` or a weight
+    zero fraction in [0, 1) (:mod:`sim.realistic`).
+    """
+    from hw.generate import verilog_for
+    from sim.realistic import check_zero
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if not isinstance(beats, int) or beats < 1:
+        raise ValueError(f"beats must be a positive integer, got {beats!r}")
+    check_zero(zero)
     settings = settings or EnergySettings()
     flow = flow or FlowSettings()
     top = params.default_name()
+    started = time.perf_counter()
     result = synthesize(verilog_for(params, name=top), top, pdk=pdk, settings=flow)
     library = read_library(flow.cells, pdk)
+    netlist = read_netlist(result.netlist, top)
+    seconds = {"synthesis": result.seconds, "synthesis_call": time.perf_counter() - started}
+    started = time.perf_counter()
+    if engine == "numpy":
+        window, activity, cycles = _simulate_numpy(params, netlist, library, beats, zero, seed, settings)
+    else:
+        window, activity, cycles = _simulate_cocotb(params, result, library, beats, zero, seed)
+    seconds["simulation"] = time.perf_counter() - started
+    window["engine"] = engine
+    started = time.perf_counter()
+    energy = gate_energy(netlist, library, activity, window["macs"], cycles, settings)
+    critical = critical_path_ps(netlist, library, settings.slew_ps)
+    seconds["pricing"] = time.perf_counter() - started
+    return GateMeasurement(params.as_dict(), result, energy, window, critical, seconds)
+
+
+def _simulate_numpy(params, netlist, library, beats, zero, seed, settings) -> tuple[dict, Activity, int]:
+    import numpy as np
+
+    from energy.gatesim import GateSimulator, simulate
+    from sim.realistic import activity_stimulus, weight_zero_fraction
+
+    stimulus = activity_stimulus(params, np.random.default_rng(seed), beats, zero)
+    run = simulate(GateSimulator(netlist, library), params, stimulus, clock_ps=settings.clock_ps)
+    window = {
+        "beats": run.beats,
+        "macs": run.beats * params.macs_per_beat,
+        "outputs": run.outputs,
+        "cycles": run.cycles,
+        "zero_fraction": weight_zero_fraction(params, stimulus),
+    }
+    return window, run.activity, run.cycles
+
+
+def _simulate_cocotb(params, result, library, beats, zero, seed) -> tuple[dict, Activity, int]:
+    from energy.cells import cell_models
+    from sim.runner import run_array
+
+    top = params.default_name()
     netlist_text = result.netlist.read_text()
     used = {instance.split()[0] for instance in re.findall(r"^\s*(\w+_ASAP7_75t_R)\s", netlist_text, re.M)}
     report = run_array(
@@ -285,14 +345,11 @@ def measure_array(
         extra_env={"BITNET_ACTIVITY_BEATS": str(beats), "BITNET_ACTIVITY_ZERO": zero},
         test_module="sim.tb_activity",
     )
-    window = report.reports["activity"]
+    window = dict(report.reports["activity"])
     activity = read_toggles(report.directory / "dump.vcd", top, window["start_ps"], window["end_ps"])
     cycles = round((window["end_ps"] - window["start_ps"]) / window["clock_ps"])
-    netlist = read_netlist(result.netlist, top)
-    energy = gate_energy(netlist, library, activity, window["macs"], cycles, settings)
-    return GateMeasurement(
-        params.as_dict(), result, energy, window, critical_path_ps(netlist, library, settings.slew_ps)
-    )
+    window["cycles"] = cycles
+    return window, activity, cycles
 
 
 # --- command line ---------------------------------------------------------------------------------------
@@ -309,17 +366,12 @@ def _float(text: str) -> float:
 
 
 def _zero(text: str) -> str:
-    if text == "gaussian":
-        return text
+    from sim.realistic import check_zero
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected 'gaussian' or a fraction in [0, 1), got {text!r}"
-        ) from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return text
+        return check_zero(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("zero must be ")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,6 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slew-ps", type=_float, default=DEFAULT_SLEW_PS, help="input transition for tables")
     parser.add_argument("--clock-ps", type=_float, default=DEFAULT_CLOCK_PS, help="clock period for leakage")
     parser.add_argument("--abc-clock-ps", type=_float, default=None, help="delay target for abc -D")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="numpy",
+        help="gate-level simulator: NumPy (fast) or cocotb + Verilator on cell models (slow, same toggles)",
+    )
     return parser
 
 
@@ -357,7 +415,9 @@ def format_measurement(m: GateMeasurement) -> str:
         "critical path (estimate: liberty tables, no slew propagation or wires): "
         f"{m.critical_path_ps:.0f} ps",
         f"window: {m.activity['beats']} beats, {m.activity['macs']} MACs, weight zero fraction "
-        f"{m.activity['zero_fraction']:.3f}, all {m.activity['outputs']} outputs bit-exact",
+        f"{m.activity['zero_fraction']:.3f}, all {m.activity['outputs']} outputs bit-exact "
+        f"(gate-level simulation: {m.activity['engine']})",
+        "run time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in m.seconds.items()),
         "energy per MAC (pJ): " + ", ".join(f"{k} {v:.5f}" for k, v in per_mac.items()),
     ]
     return "\n".join(lines)
@@ -379,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             settings=settings,
             flow=FlowSettings(clock_ps=args.abc_clock_ps),
+            engine=args.engine,
         )
     except (TypeError, ValueError) as error:
         fail(parser.prog, str(error))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,18 +192,30 @@ class Table:
 def _interpolate1(index: tuple[float, ...], x: float) -> tuple[int, float]:
     if len(index) == 1:
         return 0, 0.0
-    i = int(np.clip(np.searchsorted(index, x) - 1, 0, len(index) - 2))
+    i = min(max(bisect_left(index, x) - 1, 0), len(index) - 2)
     return i, (x - index[i]) / (index[i + 1] - index[i])
 
 
 def _interpolate2(index_1, index_2, values, x: float, y: float) -> float:
-    values = np.atleast_2d(values)
+    rows = _rows(values)
     i, fx = _interpolate1(index_1, x)
     j, fy = _interpolate1(index_2, y)
-    i1, j1 = min(i + 1, values.shape[0] - 1), min(j + 1, values.shape[1] - 1)
-    low = values[i, j] * (1 - fy) + values[i, j1] * fy
-    high = values[i1, j] * (1 - fy) + values[i1, j1] * fy
+    i1, j1 = min(i + 1, len(rows) - 1), min(j + 1, len(rows[0]) - 1)
+    low = rows[i][j] * (1 - fy) + rows[i][j1] * fy
+    high = rows[i1][j] * (1 - fy) + rows[i1][j1] * fy
     return float(low * (1 - fx) + high * fx)
+
+
+_ROWS: dict[int, tuple[np.ndarray, list[list[float]]]] = {}
+
+
+def _rows(values: np.ndarray) -> list[list[float]]:
+    """``values`` as nested Python lists (2-D), cached per array: table lookups stay in pure Python."""
+    cached = _ROWS.get(id(values))
+    if cached is None or cached[0] is not values:
+        cached = (values, np.atleast_2d(values).tolist())
+        _ROWS[id(values)] = cached
+    return cached[1]
 
 
 def _table(group: Group) -> Table:
@@ -382,7 +395,7 @@ def write_trimmed_liberty(library: Library, path: Path, name: str = "asap7_trimm
     templates: dict[str, str] = {}
     for cell_name, header in library.headers.items():
         defined = {m.group(1): m.group(0) for m in _TEMPLATE.finditer(header)}
-        for used in set(_TEMPLATE_USE.findall(library.cells[cell_name].text)) - {"scalar"}:
+        for used in sorted(set(_TEMPLATE_USE.findall(library.cells[cell_name].text)) - {"scalar"}):
             if used not in defined:
                 raise PdkError(
                     f"cell {cell_name} uses the table template {used}, which its file does not define"

@@ -1,18 +1,14 @@
 """cocotb test that drives realistic data through an array (RTL or gate-level netlist) for activity studies.
 
-Weights and activations come from Gaussian data: for the ternary array through the model's quantizers
-(``model.quant``: absmean weights, absmax int8 activations), for the int8 array with per-tensor absmax int8
-weights and the same int8 activations, for the FP16 array as binary16 values (activations ``N(0, 1)``, the
-scale after a LayerNorm; weights ``N(0, 0.02)``, the usual initialisation scale of LLaMA-alike linear
-layers). For a zero-fraction sweep (``BITNET_ACTIVITY_ZERO`` a fraction), ternary weights are drawn with an
-exact share of zeros and the int8 / FP16 weights have that share of randomly chosen entries set to zero. The
-array runs at full throughput (no idle cycles, no backpressure) and every output is still checked
-against the golden model, so a netlist under study is also proven bit-exact. The simulation times that
-bound the measured window go to ``activity.json`` in the run folder (see ``sim.runner``).
+The operands are those of :mod:`sim.realistic` (Gaussian data through the model's quantizers; a zero
+fraction for sweeps, ``BITNET_ACTIVITY_ZERO``). The array runs at full throughput (no idle cycles, no
+backpressure) and every output is still checked against the golden model, so a netlist under study is
+also proven bit-exact. The simulation times that bound the measured window go to ``activity.json`` in the
+run folder (see ``sim.runner``).
 
 Environment: ``BITNET_ARRAY`` and ``BITNET_SIM_SEED`` as for :mod:`sim.tb_mac_array`;
 ``BITNET_ACTIVITY_BEATS`` (beats in the window, default 400); ``BITNET_ACTIVITY_ZERO`` (``gaussian``, the
-default: the Gaussian weights above, about 31% zeros once ternary; or a fraction in [0, 1)).
+default: Gaussian weights, about 31% zeros once ternary; or a fraction in [0, 1)).
 """
 
 from __future__ import annotations
@@ -27,77 +23,11 @@ from cocotb.simtime import get_sim_time
 from cocotb.triggers import RisingEdge
 
 from hw.params import ArrayParams
-from model.fp16 import to_bits
-from model.quant import quantize_activations, quantize_weights
 from sim.bench import run_stimulus
-from sim.stimulus import Stimulus, beats, concat, load
+from sim.realistic import activity_stimulus, weight_zero_fraction
 
 #: Clock period of the simulation (ns); the energy model takes its own period for leakage.
 CLOCK_NS = 10
-#: Standard deviation of the FP16 array's Gaussian weights (its activations are N(0, 1)).
-FP16_WEIGHT_STD = 0.02
-
-
-def _exact_share(rng: np.random.Generator, shape: tuple[int, int], fraction: float) -> np.ndarray:
-    """A boolean mask with ``round(fraction * size)`` True entries at random places."""
-    mask = np.zeros(int(np.prod(shape)), bool)
-    mask[: round(fraction * mask.size)] = True
-    return rng.permutation(mask).reshape(shape)
-
-
-def _ternary_with_zeros(rng: np.random.Generator, shape: tuple[int, int], fraction: float) -> np.ndarray:
-    """Ternary weights with exactly ``round(fraction * size)`` zeros, the rest +1 or -1 at random."""
-    signs = rng.choice([-1, 1], size=shape)
-    return np.where(_exact_share(rng, shape, fraction), 0, signs)
-
-
-def realistic_operands(
-    params: ArrayParams, rng: np.random.Generator, beats_total: int, zero: str
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Activations ``(beats, N)``, weights ``(M_total, K)``, and the reduction length in beats.
-
-    The K-reduction of every token spans ``reduction`` beats; tokens follow one another.
-    """
-    n, m = params.lanes, params.rows
-    reduction = max(1, min(params.max_beats, 64))
-    k = reduction * n
-    tokens = -(-beats_total // reduction)
-    x = rng.standard_normal((tokens, k)).astype(np.float32)
-    w = rng.standard_normal((m, k)).astype(np.float32)
-    if params.is_float:
-        x_q = to_bits(x)
-        w_q = to_bits(w * FP16_WEIGHT_STD)
-    else:
-        x_q, _ = quantize_activations(x)
-        if params.array == "ternary" and zero == "gaussian":
-            w_q, _ = quantize_weights(w)
-        elif params.array == "ternary":
-            w_q = _ternary_with_zeros(rng, (m, k), float(zero))
-        else:  # int8 weights: per-tensor absmax quantization of the same Gaussian matrix
-            w_q = np.clip(np.rint(w * (127 / np.abs(w).max())), -128, 127)
-    if zero != "gaussian" and params.array != "ternary":
-        w_q = np.where(_exact_share(rng, (m, k), float(zero)), 0, w_q)
-    act = x_q.reshape(tokens * reduction, n)
-    return act.astype(np.int64), w_q.astype(np.int64), reduction
-
-
-def activity_stimulus(params: ArrayParams, rng: np.random.Generator, beats_total: int, zero: str) -> Stimulus:
-    """Tokens of realistic data: stream dataflow carries the matching weight chunk in every beat,
-    stationary loads each chunk's tile once per token chunk (weight-stationary, one-beat reductions)."""
-    act, w_q, reduction = realistic_operands(params, rng, beats_total, zero)
-    n, m = params.lanes, params.rows
-    tiles = w_q.reshape(m, reduction, n).transpose(1, 0, 2)  # (reduction, M, N): chunk c of every row
-    tokens = act.shape[0] // reduction
-    if params.dataflow == "stream":
-        last = np.zeros(act.shape[0], bool)
-        last[reduction - 1 :: reduction] = True
-        return beats(params, act, np.tile(tiles, (tokens, 1, 1)), last)
-    parts = []
-    per_token = act.reshape(tokens, reduction, n)
-    for chunk in range(reduction):
-        parts.append(load(params, tiles[chunk]))
-        parts.append(beats(params, per_token[:, chunk], None, True))
-    return concat(parts)
 
 
 @cocotb.test()
@@ -120,11 +50,6 @@ async def test_activity(dut):
     start_ps = get_sim_time("ps")
     result = await run_stimulus(dut, params, stimulus, seed=seed, config=params.default_name())
     end_ps = get_sim_time("ps")
-    weights = (
-        stimulus.weights[stimulus.kind == 0]
-        if params.dataflow == "stream"
-        else stimulus.weights[stimulus.kind == 1]
-    )
     report = {
         "start_ps": start_ps,
         "end_ps": end_ps,
@@ -132,7 +57,7 @@ async def test_activity(dut):
         "beats": result.beats,
         "macs": result.beats * params.macs_per_beat,
         "outputs": result.outputs,
-        "zero_fraction": float(np.mean(weights == 0)),
+        "zero_fraction": weight_zero_fraction(params, stimulus),
     }
     folder = os.environ.get("BITNET_SIM_REPORT_DIR")
     if folder:
