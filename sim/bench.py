@@ -20,7 +20,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+import cocotb
 import numpy as np
+from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hw.layout import unpack_output
@@ -33,6 +35,20 @@ RESET_CYCLES = 2
 
 class MismatchError(AssertionError):
     """The array's output differs from the model's."""
+
+
+async def start_array(dut, clock_ns: int = 10) -> None:
+    """Start the clock, hold the array in synchronous reset for two cycles with every stream idle (the
+    output not ready), then release the reset."""
+    cocotb.start_soon(Clock(dut.clk, clock_ns, unit="ns").start())
+    dut.rst.value = 1
+    dut.i_stream__valid.value = 0
+    dut.o_stream__ready.value = 0
+    if hasattr(dut, "w_stream__valid"):
+        dut.w_stream__valid.value = 0
+    for _ in range(2):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
 
 
 @dataclass

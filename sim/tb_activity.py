@@ -18,12 +18,10 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import RisingEdge
 
 from hw.params import ArrayParams
-from sim.bench import run_stimulus
+from sim.bench import run_stimulus, start_array
 from sim.realistic import activity_stimulus, weight_zero_fraction
 
 #: Clock period of the simulation (ns); the energy model takes its own period for leakage.
@@ -37,15 +35,7 @@ async def test_activity(dut):
     seed = int(os.environ.get("BITNET_SIM_SEED", "1"))
     beats_total = int(os.environ.get("BITNET_ACTIVITY_BEATS", "400"))
     zero = os.environ.get("BITNET_ACTIVITY_ZERO", "gaussian")
-    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-    dut.rst.value = 1
-    dut.i_stream__valid.value = 0
-    dut.o_stream__ready.value = 0
-    if hasattr(dut, "w_stream__valid"):
-        dut.w_stream__valid.value = 0
-    for _ in range(2):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
+    await start_array(dut, CLOCK_NS)
     stimulus = activity_stimulus(params, np.random.default_rng(seed), beats_total, zero)
     start_ps = get_sim_time("ps")
     result = await run_stimulus(dut, params, stimulus, seed=seed, config=params.default_name())

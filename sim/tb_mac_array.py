@@ -14,14 +14,12 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge
 
 from hw.params import ArrayParams
 from model.bitlinear import bitlinear, bitlinear_int
 from model.fp16 import MAX_FINITE, NEGATIVE_ZERO, POSITIVE_INFINITY, SIGN_BIT, to_bits
 from model.quant import quantize_activations, quantize_weights
-from sim.bench import run_stimulus
+from sim.bench import run_stimulus, start_array
 from sim.scheduler import assemble, schedule_layer
 from sim.stimulus import (
     Stimulus,
@@ -47,18 +45,6 @@ def _report(name: str, values: dict) -> None:
 def _settings() -> tuple[ArrayParams, str, int]:
     params = ArrayParams(**json.loads(os.environ["BITNET_ARRAY"]))
     return params, params.default_name(), int(os.environ.get("BITNET_SIM_SEED", "1"))
-
-
-async def _start(dut) -> None:
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.i_stream__valid.value = 0
-    dut.o_stream__ready.value = 0
-    if hasattr(dut, "w_stream__valid"):
-        dut.w_stream__valid.value = 0
-    for _ in range(2):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
 
 
 def directed_corners(params: ArrayParams, rng: np.random.Generator) -> Stimulus:
@@ -193,7 +179,7 @@ def fp16_directed_corners(params: ArrayParams, rng: np.random.Generator) -> Stim
 async def test_directed_corners(dut):
     """Directed corner cases, no idle cycles and no backpressure."""
     params, config, seed = _settings()
-    await _start(dut)
+    await start_array(dut)
     corners = fp16_directed_corners if params.is_float else directed_corners
     stimulus = corners(params, np.random.default_rng(seed))
     result = await run_stimulus(dut, params, stimulus, seed=seed, config=config)
@@ -205,7 +191,7 @@ async def test_random_with_gaps_and_backpressure(dut):
     """At least BITNET_SIM_MACS random multiply-accumulates, random valid gaps and ready stalls."""
     params, config, seed = _settings()
     macs = int(os.environ.get("BITNET_SIM_MACS", "1000000"))
-    await _start(dut)
+    await start_array(dut)
     stimulus = random_reductions(params, np.random.default_rng(seed), macs)
     start = time.perf_counter()
     result = await run_stimulus(dut, params, stimulus, seed=seed, config=config, idle=0.2, stall=0.2)
@@ -226,7 +212,7 @@ async def test_full_throughput(dut):
     """No gaps, no stalls: one beat per cycle (MACs/s measured here is the benchmark's cocotb figure)."""
     params, config, seed = _settings()
     macs = int(os.environ.get("BITNET_SIM_MACS", "1000000")) // 4
-    await _start(dut)
+    await start_array(dut)
     stimulus = random_reductions(params, np.random.default_rng(seed + 1), macs)
     start = time.perf_counter()
     result = await run_stimulus(dut, params, stimulus, seed=seed, config=config)
@@ -247,7 +233,7 @@ async def test_reset_mid_reduction(dut):
     """Resets in the middle of K-reductions, with sums in flight and after draining them."""
     params, config, seed = _settings()
     rng = np.random.default_rng(seed + 2)
-    await _start(dut)
+    await start_array(dut)
     n, m = params.lanes, params.rows
     longest = max(2, min(8, params.max_beats))
     parts = [random_reductions(params, rng, 4 * n * m, max_beats=longest)]
@@ -273,7 +259,7 @@ async def test_bitlinear_layer(dut):
     """A 256 x 1024 BitLinear layer on 16 tokens, tiled over the array, against the golden model."""
     params, config, seed = _settings()
     rng = np.random.default_rng(seed + 3)
-    await _start(dut)
+    await start_array(dut)
     w = rng.standard_normal((256, 1024)).astype(np.float32)
     x = rng.standard_normal((16, 1024)).astype(np.float32)
     w_q, s_w = quantize_weights(w)

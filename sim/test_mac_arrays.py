@@ -86,6 +86,18 @@ def test_bitlinear_layer_tiled_over_the_array(name):
     assert report.passed == ["test_bitlinear_layer"]
 
 
+def assert_caught(name: str, test: str, broken: str, run_name: str) -> None:
+    """Run cocotb test ``test`` of configuration ``name`` on the ``broken`` Verilog: it must fail with a
+    mismatch that names the configuration, the seed and the beat."""
+    params = CONFIGS[name]
+    with pytest.raises(SimulationFailure, match=r"expected -?\d+ got -?\d+") as failure:
+        run_array(
+            params, tests=[test], seed=config_seed(name), macs=20_000, verilog=broken, run_name=run_name
+        )
+    message = str(failure.value)
+    assert params.default_name() in message and "seed" in message and "beat" in message
+
+
 @pytest.mark.parametrize(
     ("name", "test"),
     [
@@ -97,17 +109,7 @@ def test_bitlinear_layer_tiled_over_the_array(name):
 def test_a_sign_error_in_one_lane_is_caught(name, test):
     params = CONFIGS[name]
     broken = sign_error_verilog(params, lane=params.lanes - 1)
-    with pytest.raises(SimulationFailure, match=r"expected -?\d+ got -?\d+") as failure:
-        run_array(
-            params,
-            tests=[test],
-            seed=config_seed(name),
-            macs=20_000,
-            verilog=broken,
-            run_name=f"broken-{name}",
-        )
-    message = str(failure.value)
-    assert params.default_name() in message and "seed" in message and "beat" in message
+    assert_caught(name, test, broken, f"broken-{name}")
 
 
 @pytest.mark.parametrize(
@@ -125,14 +127,4 @@ def test_an_fp16_rounding_error_is_caught(name, test, monkeypatch):
     broken = verilog_for(params)
     monkeypatch.undo()
     assert broken != verilog_for(params)
-    with pytest.raises(SimulationFailure, match=r"expected \d+ got \d+") as failure:
-        run_array(
-            params,
-            tests=[test],
-            seed=config_seed(name),
-            macs=20_000,
-            verilog=broken,
-            run_name=f"round-{test}",
-        )
-    message = str(failure.value)
-    assert params.default_name() in message and "seed" in message and "beat" in message
+    assert_caught(name, test, broken, f"round-{test}")

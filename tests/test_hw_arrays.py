@@ -281,10 +281,20 @@ def random_tiles(p: ArrayParams, rng: np.random.Generator, count: int) -> np.nda
     return np.where(rng.random(shape) < 0.25, special, values)
 
 
-def random_ops(p: ArrayParams, rng: np.random.Generator, beats: int, *, max_reduction: int = 4) -> list:
+def random_ops(
+    p: ArrayParams,
+    rng: np.random.Generator,
+    beats: int,
+    *,
+    max_reduction: int = 4,
+    acts: np.ndarray | None = None,
+    tiles: np.ndarray | None = None,
+) -> list:
     """``beats`` beats in reductions of 1..``max_reduction`` beats; stationary: tiles reloaded at random,
-    also in the middle of a reduction."""
-    acts, tiles = random_acts(p, rng, beats), random_tiles(p, rng, beats)
+    also in the middle of a reduction. ``acts`` ``(beats, N)`` and ``tiles`` ``(beats, M, N)`` default to
+    :func:`random_acts` and :func:`random_tiles`."""
+    acts = random_acts(p, rng, beats) if acts is None else acts
+    tiles = random_tiles(p, rng, beats) if tiles is None else tiles
     ops: list = []
     left = 0
     for b in range(beats):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
-from test_hw_arrays import Beat, Load, Reset, check, reference, run_bench
+from test_hw_arrays import Beat, Load, Reset, check, random_ops, reference, run_bench
 
 import hw.fp16
 from hw.arrays import Fp16MacArray, build_array
@@ -101,20 +101,7 @@ def fp16_ops(p: ArrayParams, rng: np.random.Generator, beats: int, *, max_reduct
     reductions of 1..``max_reduction`` beats; stationary tiles reloaded at random, also mid-reduction."""
     acts = random_activations(p, rng, (beats, p.lanes))
     tiles = random_weights(p, rng, (beats, p.rows, p.lanes))
-    ops: list = []
-    left = 0
-    for b in range(beats):
-        if left == 0:
-            left = int(rng.integers(1, max_reduction + 1))
-        left -= 1
-        last = left == 0 or b == beats - 1
-        if p.dataflow == "stream":
-            ops.append(Beat(acts[b], last, tiles[b]))
-        else:
-            if b == 0 or rng.random() < 0.3:
-                ops.append(Load(tiles[b]))
-            ops.append(Beat(acts[b], last))
-    return ops
+    return random_ops(p, rng, beats, max_reduction=max_reduction, acts=acts, tiles=tiles)
 
 
 @pytest.mark.parametrize("dataflow", ["stream", "stationary"])
