@@ -291,7 +291,8 @@ def measure_array(
     flow = flow or FlowSettings()
     top = params.default_name()
     started = time.perf_counter()
-    result = synthesize(verilog_for(params, name=top), top, pdk=pdk, settings=flow)
+    # the FP16 array's units as submodules: ABC maps them one by one (see energy.synth)
+    result = synthesize(verilog_for(params, name=top, unit_modules=True), top, pdk=pdk, settings=flow)
     library = read_library(flow.cells, pdk)
     netlist = read_netlist(result.netlist, top)
     seconds = {"synthesis": result.seconds, "synthesis_call": time.perf_counter() - started}

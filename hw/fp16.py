@@ -333,6 +333,31 @@ class Fp16Adder(_BinaryUnit):
     _OPERATION = staticmethod(fp16_add)
 
 
+def unit_instance(m: Module, unit: type[_BinaryUnit], a: Value, b: Value, name: str) -> Signal:
+    """Add ``unit`` (:class:`Fp16Multiplier` or :class:`Fp16Adder`) as submodule ``u_<name>`` of ``m`` on
+    operands ``a`` and ``b``; returns its result as the 16-bit signal ``name``."""
+    instance = unit()
+    m.submodules[f"u_{name}"] = instance
+    m.d.comb += [instance.a.eq(a), instance.b.eq(b)]
+    return _wire(m, name, instance.y)
+
+
+def multiplier(m: Module, a: Value, b: Value, name: str, *, unit_modules: bool) -> Signal:
+    """A binary16 multiplier ``name = a * b``: inline (:func:`fp16_multiply`) or, with ``unit_modules``, a
+    :class:`Fp16Multiplier` submodule (the same logic, one Verilog module per unit: synthesis then maps unit
+    by unit, which ABC does far faster than one flat array)."""
+    if unit_modules:
+        return unit_instance(m, Fp16Multiplier, a, b, name)
+    return fp16_multiply(m, a, b, name)
+
+
+def adder(m: Module, a: Value, b: Value, name: str, *, unit_modules: bool) -> Signal:
+    """A binary16 adder ``name = a + b``: inline (:func:`fp16_add`) or an :class:`Fp16Adder` submodule."""
+    if unit_modules:
+        return unit_instance(m, Fp16Adder, a, b, name)
+    return fp16_add(m, a, b, name)
+
+
 class Fp16TreeBuilder(PipelinedTreeBuilder):
     """The pipelined binary16 adder trees of an FP16 array: the pairing and register placement of
     :class:`hw.tree.PipelinedTreeBuilder`, with 16-bit unsigned bit-pattern nodes and binary16 adders.
@@ -360,8 +385,9 @@ class Fp16TreeBuilder(PipelinedTreeBuilder):
         self._nodes[name] = value
         return value
 
-    def float_reduce(self, leaves: Sequence[Value], prefix: str) -> Value:
-        """Sum the level-0 ``leaves`` (already through :meth:`float_stage` for level 0) pairwise."""
+    def float_reduce(self, leaves: Sequence[Value], prefix: str, *, unit_modules: bool = False) -> Value:
+        """Sum the level-0 ``leaves`` (already through :meth:`float_stage` for level 0) pairwise (adders as
+        submodules with ``unit_modules``, see :func:`adder`)."""
         values, level = list(leaves), 0
         while len(values) > 1:
             level += 1
@@ -369,7 +395,7 @@ class Fp16TreeBuilder(PipelinedTreeBuilder):
             for j in range(0, len(values), 2):
                 name = f"{prefix}_l{level}_{j // 2}"
                 if j + 1 < len(values):
-                    node = fp16_add(self.module, values[j], values[j + 1], name)
+                    node = adder(self.module, values[j], values[j + 1], name, unit_modules=unit_modules)
                     self._nodes[name] = node
                     summed.append(node)
                 else:

@@ -195,15 +195,17 @@ def header(params: ArrayParams, name: str) -> str:
     return "".join(f"// {line}\n" if line else "//\n" for line in body) + "\n"
 
 
-def verilog_for(params: ArrayParams, *, name: str | None = None) -> str:
+def verilog_for(params: ArrayParams, *, name: str | None = None, unit_modules: bool = False) -> str:
     """The Verilog of the array ``params`` describes, as one module ``name``.
 
-    ``name`` defaults to :meth:`hw.params.ArrayParams.default_name`.
+    ``name`` defaults to :meth:`hw.params.ArrayParams.default_name`. ``unit_modules`` (FP16 array only,
+    for synthesis) writes every binary16 unit as a submodule of ``name`` (:class:`hw.arrays.Fp16MacArray`).
     """
     if not isinstance(params, ArrayParams):
         raise TypeError(f"params must be an ArrayParams, not {type(params).__name__}")
     name = params.default_name() if name is None else check_module_name(name)
-    text = verilog.convert(build_array(params), name=name, emit_src=False, strip_internal_attrs=True)
+    array = build_array(params, unit_modules=unit_modules)
+    text = verilog.convert(array, name=name, emit_src=False, strip_internal_attrs=True)
     text = _YOSYS_INIT_TRIGGER.sub(r"\\$auto$init$\1 ", text)
     return header(params, name) + text
 

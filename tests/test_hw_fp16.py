@@ -115,6 +115,19 @@ def test_random_binary16(lanes, rows, pipeline, dataflow):
     check(dut, fp16_ops(dut.params, rng, 50), seed=lanes, valid_prob=0.7, ready_prob=0.6)
 
 
+@pytest.mark.parametrize("pipeline", [0, "full"])
+def test_unit_modules_are_the_same_logic(pipeline):
+    """``unit_modules=True`` (each multiplier and adder a submodule, for synthesis) computes the same."""
+    dut = Fp16MacArray(3, 2, pipeline=pipeline, max_k=18, unit_modules=True)
+    check(dut, fp16_ops(dut.params, np.random.default_rng(7), 50), seed=7, valid_prob=0.7, ready_prob=0.6)
+    p = dut.params
+    flat, units = verilog_for(p), verilog_for(p, unit_modules=True)
+    assert flat.count("\nmodule ") == 1
+    assert units.count("\nmodule ") == 1 + p.rows * (p.lanes + (p.lanes - 1) + 1)  # multipliers, adders
+    with pytest.raises(TypeError, match="unit_modules"):
+        Fp16MacArray(3, 2, unit_modules=1)
+
+
 def test_partial_pipeline_and_odd_lanes():
     dut = Fp16MacArray(5, 2, pipeline=2, dataflow="stationary", max_k=30)
     check(dut, fp16_ops(dut.params, np.random.default_rng(5), 40), seed=5, valid_prob=0.6, ready_prob=0.6)
