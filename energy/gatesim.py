@@ -82,13 +82,13 @@ class GateSimulator:
         driver_level[self._constant] = 0
 
         # flip-flops: state vector, next-state groups by cell type, outputs as functions of the state
-        self._flop_next: list[tuple[np.ndarray, np.ndarray, Callable[..., np.ndarray], list[np.ndarray]]] = []
+        self._flop_next: list[tuple[np.ndarray, Callable[..., np.ndarray], list[np.ndarray]]] = []
         self._flop_outputs: list[tuple[np.ndarray, np.ndarray, Callable[..., np.ndarray]]] = []
         by_type: dict[str, list] = defaultdict(list)
         for instance, cell in flops:
             if cell.ff is None:
                 raise ValueError(f"cell {cell.name}: a sequential cell without an ff group is not supported")
-            state, clocked_on, _ = cell.ff
+            clocked_on = cell.ff[1]
             if instance.pins.get(clocked_on.strip('"').strip()) != CLOCK_PORT:
                 raise ValueError(f"instance {instance.name}: flip-flops must be clocked by {CLOCK_PORT!r}")
             by_type[cell.name].append(instance)
@@ -104,7 +104,7 @@ class GateSimulator:
                 np.array([index(i.pins[p]) if p in i.pins else self._constant for i in instances])
                 for p in pins
             ]
-            self._flop_next.append((slots, pins, _evaluator(next_state, pins), pin_nets))
+            self._flop_next.append((slots, _evaluator(next_state, pins), pin_nets))
             for pin in cell.outputs:
                 nets = np.array([index(i.pins[pin]) if pin in i.pins else -1 for i in instances])
                 keep = nets >= 0
@@ -184,7 +184,7 @@ class GateSimulator:
 
     def clock(self) -> None:
         """The rising edge: every flip-flop takes its next state from the settled values."""
-        for slots, _, function, pin_nets in self._flop_next:
+        for slots, function, pin_nets in self._flop_next:
             self.state[slots] = function(*(self.values[nets] for nets in pin_nets))
 
 
