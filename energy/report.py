@@ -32,6 +32,7 @@ from energy.arithmetic import (
 from energy.checks import check_fraction
 from energy.formats import WEIGHT_FORMATS
 from energy.ledger import used_rows
+from energy.plots import figure3_left, figure3_right, save_figure, waterfall_figure
 from energy.system import SystemConfig, system_ledger, term_shares, waterfall
 from energy.table1 import counting_hypotheses, regenerate_table1
 from energy.tables import DATA_ORIGIN, MEMORY_ESTIMATES, EnergyTables, load_tables
@@ -211,11 +212,6 @@ def build_report(args: argparse.Namespace, tables: EnergyTables) -> dict[str, pd
 
 def write_outputs(frames: dict[str, pd.DataFrame], args: argparse.Namespace, node: str) -> list[Path]:
     """Write the CSV files and PNG plots; return the written paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from energy.plots import figure3_left, figure3_right, save_figure, waterfall_figure
-
     out: Path = args.out
     written = []
     for name, frame in frames.items():

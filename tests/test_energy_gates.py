@@ -8,24 +8,19 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from energy.activity import Activity, read_toggles
-from energy.cells import verilog_expression
-from energy.gates import (
-    ENGINES,
-    EnergySettings,
-    critical_path_ps,
-    gate_energy,
-    input_internal_fj,
-    measure_array,
-    output_internal_fj,
-)
-from energy.gatesim import GateSimulator, simulate
-from energy.liberty import PdkError, parse_group, pdk_dir, read_library, write_trimmed_liberty
-from energy.netlist import read_netlist
-from energy.synth import MAPPING_CELLS, synthesize
+from energy.gates.activity import Activity, read_toggles
+from energy.gates.cells import verilog_expression
+from energy.gates.circuit import Circuit
+from energy.gates.gatesim import GateSimulator, simulate
+from energy.gates.liberty import PdkError, parse_group, pdk_dir, read_library, write_trimmed_liberty
+from energy.gates.measure import ENGINES, measure_array
+from energy.gates.netlist import read_netlist
+from energy.gates.power import EnergySettings, gate_energy, input_internal_fj, output_internal_fj
+from energy.gates.realistic import activity_stimulus
+from energy.gates.synth import MAPPING_CELLS, synthesize
+from energy.gates.timing import critical_path_ps
 from hw.generate import verilog_for
 from hw.params import ArrayParams
-from sim.realistic import activity_stimulus
 
 INV, NAND, DFF = "INVx1_ASAP7_75t_R", "NAND2xp5_ASAP7_75t_R", "DFFHQNx1_ASAP7_75t_R"
 
@@ -77,8 +72,8 @@ def test_trimmed_liberty_is_a_valid_library(library, tmp_path):
 def test_trimmed_liberty_is_the_same_bytes_in_every_process(tmp_path):
     """Its hash is part of the synthesis cache key: string-hash randomization must not reorder it."""
     script = (
-        "import sys, pathlib; from energy.liberty import read_library, write_trimmed_liberty; "
-        "from energy.synth import MAPPING_CELLS; "
+        "import sys, pathlib; from energy.gates.liberty import read_library, write_trimmed_liberty; "
+        "from energy.gates.synth import MAPPING_CELLS; "
         "write_trimmed_liberty(read_library(MAPPING_CELLS), pathlib.Path(sys.argv[1]))"
     )
     texts = []
@@ -106,8 +101,6 @@ def test_liberty_functions_become_verilog(function, expected):
 
 def test_synthesis_is_cached_and_reports_area():
     params = ArrayParams(lanes=2, rows=1, max_k=64)
-    from hw.generate import verilog_for
-
     first = synthesize(verilog_for(params), params.default_name())
     again = synthesize(verilog_for(params), params.default_name())
     assert again.cached and again.area_um2 == first.area_um2 > 0
@@ -130,7 +123,7 @@ endmodule
     netlist = read_netlist(netlist_file, "t")
     activity = Activity(Counter({"a": 10, "n1": 10, "q": 4, "clk": 20, "y": 6}), 0, 10_000)
     settings = EnergySettings(slew_ps=20, clock_ps=1000)
-    report = gate_energy(netlist, library, activity, macs=10, cycles=10, settings=settings)
+    report = gate_energy(Circuit(netlist, library), activity, macs=10, cycles=10, settings=settings)
     inv, dff, nand = library.cell(INV), library.cell(DFF), library.cell(NAND)
     v2 = 0.7**2
     c_a = inv.pins["A"].capacitance + nand.pins["B"].capacitance
@@ -155,7 +148,7 @@ endmodule
     assert report.leakage_fj == pytest.approx(leakage)
     assert report.per_mac_pj()["total"] == pytest.approx((combinational + sequential + leakage) / 10 / 1000)
     # a -> inverter -> flip-flop: the register's D path; q -> nand -> y: the output path
-    assert critical_path_ps(netlist, library) > 0
+    assert critical_path_ps(Circuit(netlist, library)) > 0
 
 
 def test_toggles_are_counted_per_bit_inside_the_window(tmp_path):
@@ -256,7 +249,7 @@ def test_the_numpy_simulator_catches_a_wrong_gate(library):
     victim.cell = "XNOR2xp5_ASAP7_75t_R"
     stimulus = activity_stimulus(params, np.random.default_rng(5), 64, "gaussian")
     with pytest.raises(AssertionError, match="gate-level sum .* wrong in rows"):
-        simulate(GateSimulator(netlist, library), params, stimulus)
+        simulate(GateSimulator(Circuit(netlist, library)), params, stimulus)
 
 
 def test_numpy_simulator_toggles_on_a_hand_made_netlist(library, tmp_path):
@@ -273,7 +266,7 @@ def test_numpy_simulator_toggles_on_a_hand_made_netlist(library, tmp_path):
 endmodule
 """
     )
-    simulator = GateSimulator(read_netlist(path, "t"), library)
+    simulator = GateSimulator(Circuit(read_netlist(path, "t"), library))
     seen = []
     for _ in range(6):
         simulator.settle()

@@ -23,7 +23,6 @@ from hw.arrays import Fp16MacArray, build_array
 from hw.fp16 import Fp16Adder, Fp16Multiplier
 from hw.generate import generate_verilog, main, verilog_for
 from hw.layout import pack_input, port_fields, unpack_output
-from hw.lint import WAIVERS, lint_verilog
 from hw.params import ArrayParams
 from model.fp16 import (
     CANONICAL_NAN,
@@ -35,6 +34,7 @@ from model.fp16 import (
     fp16_mul,
     to_bits,
 )
+from sim.lint import WAIVERS, lint_verilog
 from sim.stimulus import random_activations, random_weights
 
 ONE, TWO, HALF = 0x3C00, 0x4000, 0x3800

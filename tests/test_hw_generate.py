@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hw.generate import check_module_name, generate_verilog, main, verilog_for
-from hw.lint import WAIVERS, lint_verilog, waiver_config
 from hw.params import ArrayParams
+from sim.lint import WAIVERS, lint_verilog, waiver_config
 
 # --- the Verilog --------------------------------------------------------------------------------------------
 

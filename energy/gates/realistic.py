@@ -6,8 +6,8 @@ weights and the same int8 activations, for the FP16 array as binary16 values (ac
 scale after a LayerNorm; weights ``N(0, 0.02)``, the usual initialisation scale of LLaMA-alike linear
 layers). For a zero-fraction sweep (``zero`` a fraction), ternary weights are drawn with an exact share of
 zeros and the int8 / FP16 weights have that share of randomly chosen entries set to zero. Used by the
-cocotb activity bench (:mod:`sim.tb_activity`) and by the NumPy gate-level simulator
-(:mod:`energy.gatesim`).
+cocotb activity bench (:mod:`energy.gates.tb_activity`) and by the NumPy gate-level simulator
+(:mod:`energy.gates.gatesim`).
 """
 
 from __future__ import annotations

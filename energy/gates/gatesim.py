@@ -7,7 +7,7 @@ measured that way in a session. This simulator needs no compilation: it levelize
 cells once and then evaluates each level's cells of one type with one NumPy expression per cycle, so a
 cycle costs a few thousand array operations whatever the cell count.
 
-Semantics (the same as a Verilator run of the cell models of :mod:`energy.cells`, which the tests check):
+Semantics (the same as a Verilator run of the cell models of :mod:`energy.gates.cells`, which the tests check):
 
 - every net holds 0 or 1; one evaluation per clock cycle: the flip-flops take their next state at the
   rising edge, the input ports take their new values at the same edge (as if driven by upstream registers
@@ -32,10 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from energy.activity import Activity
-from energy.cells import python_expression
-from energy.liberty import Cell, Library
-from energy.netlist import Netlist
+from energy.gates.activity import Activity
+from energy.gates.cells import python_expression
+from energy.gates.circuit import Circuit
+from energy.gates.liberty import Cell
+from energy.gates.netlist import Instance
+from hw.layout import unpack_output
+from sim.stimulus import BEAT, LOAD, expected_outputs, payloads
 
 #: Cycles of synchronous reset before the stimulus.
 RESET_CYCLES = 2
@@ -50,6 +53,13 @@ def _evaluator(function: str, names: list[str]) -> Callable[..., np.ndarray]:
     return eval(f"lambda {', '.join(names)}: {expression}", scope)  # noqa: S307 - tokens checked
 
 
+def _function(cell: Cell, pin: str) -> str:
+    function = cell.pins[pin].function
+    if function is None:
+        raise ValueError(f"cell {cell.name}: output {pin} has no function")
+    return function
+
+
 @dataclass
 class _Group:
     """Cells of one type at one level: their input and output net indices, and the evaluators."""
@@ -61,103 +71,85 @@ class _Group:
 class GateSimulator:
     """A levelized NumPy model of ``netlist`` with the cells of ``library`` (see the module docstring)."""
 
-    def __init__(self, netlist: Netlist, library: Library):
-        self.netlist = netlist
-        names: dict[str, int] = {}
-
-        def index(net: str) -> int:
-            return names.setdefault(net, len(names))
-
-        for net in [*netlist.inputs, *netlist.outputs]:
-            index(net)
-        driver_level: dict[int, int] = {index(net): 0 for net in netlist.inputs}
-        combinational, flops = [], []
-        for instance in netlist.instances:
-            cell = library.cell(instance.cell)
-            for net in instance.pins.values():
-                index(net)
-            (flops if cell.sequential else combinational).append((instance, cell))
-        self._constant = index("<constant 0>")  # unconnected inputs read 0
-        self._scratch = index("<unconnected outputs>")  # unconnected outputs write here
-        driver_level[self._constant] = 0
-
-        # flip-flops: state vector, next-state groups by cell type, outputs as functions of the state
+    def __init__(self, circuit: Circuit):
+        self.netlist = circuit.netlist
+        self._index = self._number_nets(circuit)
+        self._constant = self._net("<constant 0>")  # unconnected inputs read 0
+        self._scratch = self._net("<unconnected outputs>")  # unconnected outputs write here
+        flops = circuit.flops
+        self.flop_count = len(flops)
         self._flop_next: list[tuple[np.ndarray, Callable[..., np.ndarray], list[np.ndarray]]] = []
         self._flop_outputs: list[tuple[np.ndarray, np.ndarray, Callable[..., np.ndarray]]] = []
-        by_type: dict[str, list] = defaultdict(list)
+        self._build_flops(flops)
+        self._groups = self._build_groups(circuit)
+        self.depth = circuit.depth
+        self.net_names = list(self._index)
+        self.values = np.zeros(len(self._index), bool)
+        self.state = np.zeros(self.flop_count, bool)
+
+    @staticmethod
+    def _number_nets(circuit: Circuit) -> dict[str, int]:
+        """Net name -> index: the ports first, then the nets in netlist order."""
+        names: dict[str, int] = {}
+        for net in [*circuit.netlist.inputs, *circuit.netlist.outputs]:
+            names.setdefault(net, len(names))
+        for instance, _ in circuit.cells:
+            for net in instance.pins.values():
+                names.setdefault(net, len(names))
+        return names
+
+    def _net(self, net: str) -> int:
+        return self._index.setdefault(net, len(self._index))
+
+    def _pin_nets(self, instances: list[Instance], pin: str, missing: int) -> np.ndarray:
+        """The net index of ``pin`` of every instance (``missing`` where the pin is unconnected)."""
+        return np.array([self._net(i.pins[pin]) if pin in i.pins else missing for i in instances])
+
+    def _build_flops(self, flops: list[tuple[Instance, Cell]]) -> None:
+        """The state vector's next-state groups by cell type, and the outputs as functions of the state."""
+        by_type: dict[str, list[Instance]] = defaultdict(list)
+        cells: dict[str, Cell] = {}
         for instance, cell in flops:
             if cell.ff is None:
                 raise ValueError(f"cell {cell.name}: a sequential cell without an ff group is not supported")
-            clocked_on = cell.ff[1]
-            if instance.pins.get(clocked_on.strip('"').strip()) != CLOCK_PORT:
+            if instance.pins.get(cell.ff[1].strip('"').strip()) != CLOCK_PORT:
                 raise ValueError(f"instance {instance.name}: flip-flops must be clocked by {CLOCK_PORT!r}")
             by_type[cell.name].append(instance)
-        self.flop_count = len(flops)
+            cells[cell.name] = cell
         position = 0
         for cell_name, instances in by_type.items():
-            cell = library.cell(cell_name)
+            cell = cells[cell_name]
             state, clocked_on, next_state = cell.ff
             slots = np.arange(position, position + len(instances))
             position += len(instances)
             pins = [p for p in cell.inputs if p != clocked_on.strip('"').strip()]
-            pin_nets = [
-                np.array([index(i.pins[p]) if p in i.pins else self._constant for i in instances])
-                for p in pins
-            ]
+            pin_nets = [self._pin_nets(instances, p, self._constant) for p in pins]
             self._flop_next.append((slots, _evaluator(next_state, pins), pin_nets))
             for pin in cell.outputs:
-                nets = np.array([index(i.pins[pin]) if pin in i.pins else -1 for i in instances])
+                nets = self._pin_nets(instances, pin, -1)
                 keep = nets >= 0
-                function = cell.pins[pin].function
-                if function is None:
-                    raise ValueError(f"cell {cell.name}: output {pin} has no function")
-                self._flop_outputs.append((slots[keep], nets[keep], _evaluator(function, [state])))
-                for net in nets[keep]:
-                    driver_level[int(net)] = 0
+                self._flop_outputs.append(
+                    (slots[keep], nets[keep], _evaluator(_function(cell, pin), [state]))
+                )
 
-        # combinational cells: levelize (a cell's level is one more than its deepest input's driver)
-        pending = combinational
-        level_of: list[tuple[int, object, Cell]] = []
-        while pending:
-            waiting = []
-            for instance, cell in pending:
-                inputs = [instance.pins[p] for p in cell.inputs if p in instance.pins]
-                if all(names[n] in driver_level for n in inputs):
-                    level = 1 + max((driver_level[names[n]] for n in inputs), default=-1)
-                    for pin in cell.outputs:
-                        if pin in instance.pins:
-                            driver_level[names[instance.pins[pin]]] = level
-                    level_of.append((level, instance, cell))
-                else:
-                    waiting.append((instance, cell))
-            if len(waiting) == len(pending):
-                raise ValueError("the netlist has a combinational loop or an undriven net")
-            pending = waiting
-        groups: dict[tuple[int, str], list] = defaultdict(list)
-        for level, instance, cell in level_of:
-            groups[(level, cell.name)].append(instance)
-        self._groups: list[_Group] = []
-        for (_, cell_name), instances in sorted(groups.items()):
-            cell = library.cell(cell_name)
-            inputs = [
-                np.array([index(i.pins[p]) if p in i.pins else self._constant for i in instances])
-                for p in cell.inputs
+    def _build_groups(self, circuit: Circuit) -> list[_Group]:
+        """One group per (level, cell type) of the combinational cells, in level order."""
+        by_level: dict[tuple[int, str], list[Instance]] = defaultdict(list)
+        cells: dict[str, Cell] = {}
+        for placed in circuit.levels:
+            by_level[(placed.level, placed.cell.name)].append(placed.instance)
+            cells[placed.cell.name] = placed.cell
+        groups = []
+        for (_, cell_name), instances in sorted(by_level.items()):
+            cell = cells[cell_name]
+            inputs = [self._pin_nets(instances, p, self._constant) for p in cell.inputs]
+            outputs = [
+                (self._pin_nets(instances, pin, self._scratch), _evaluator(_function(cell, pin), cell.inputs))
+                for pin in cell.outputs
+                if any(pin in i.pins for i in instances)
             ]
-            outputs = []
-            for pin in cell.outputs:
-                if not any(pin in i.pins for i in instances):
-                    continue
-                function = cell.pins[pin].function
-                if function is None:
-                    raise ValueError(f"cell {cell.name}: output {pin} has no function")
-                nets = np.array([index(i.pins[pin]) if pin in i.pins else self._scratch for i in instances])
-                outputs.append((nets, _evaluator(function, list(cell.inputs))))
-            self._groups.append(_Group(inputs, outputs))
-        self.depth = max((level for level, _, _ in level_of), default=0)
-        self.net_names = list(names)
-        self._index = names
-        self.values = np.zeros(len(names), bool)
-        self.state = np.zeros(self.flop_count, bool)
+            groups.append(_Group(inputs, outputs))
+        return groups
 
     def port(self, name: str) -> np.ndarray:
         """The net indices of port ``name``, least significant bit first (a port bit joined to another net
@@ -210,9 +202,6 @@ def simulate(simulator: GateSimulator, params, stimulus, *, clock_ps: float = 10
     """Run ``stimulus`` (beats and loads, no resets) through the netlist at full throughput, check every
     output sum against the golden model, and count toggles per net from the first cycle after reset to
     the cycle that delivers the last sum. Raises ``AssertionError`` naming the first wrong sum."""
-    from hw.layout import unpack_output
-    from sim.stimulus import BEAT, LOAD, expected_outputs, payloads
-
     if not np.isin(stimulus.kind, [BEAT, LOAD]).all():
         raise ValueError("stimulus must hold beats and weight loads only (no resets)")
     expected = expected_outputs(params, stimulus)

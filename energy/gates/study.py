@@ -36,9 +36,10 @@ from pathlib import Path
 import pandas as pd
 
 from energy.arithmetic import matmul_saving
-from energy.gates import DEFAULT_BEATS, GateMeasurement, measure_array
+from energy.gates.measure import DEFAULT_BEATS, GateMeasurement, measure_array
 from energy.tables import EnergyTables, resolve_tables
 from hw.params import DEFAULT_MAX_K, ArrayParams
+from model.cli import OneLineErrorParser, fail
 
 PAPER_NODE = "7nm"
 ARRAY_ORDER = ("ternary", "int8", "fp16")
@@ -247,10 +248,8 @@ def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.cli import OneLineErrorParser, fail
-
     parser = OneLineErrorParser(
-        prog="python -m energy.study",
+        prog="python -m energy.gates.study",
         description="The gate-level study: ternary vs int8 vs FP16 arrays on ASAP7 (area, energy per MAC, "
         "ratios beside the paper's table), tree and pipeline variants, zero-fraction sweep.",
     )

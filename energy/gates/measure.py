@@ -1,0 +1,142 @@
+"""One gate-level measurement of a generated array: synthesize, simulate bit-exact, price, time.
+
+:func:`measure_array` synthesizes the array (:mod:`energy.gates.synth`), simulates the mapped netlist on
+realistic data (:mod:`energy.gates.realistic`) while checking every output against the golden model,
+counts the toggles of every net, prices them with the library's own tables (:mod:`energy.gates.power`)
+and estimates the critical path (:mod:`energy.gates.timing`). Two gate-level simulators give the same
+toggles (a test compares them): :mod:`energy.gates.gatesim`, a levelized NumPy cycle simulator (the
+default: no compilation, seconds for 100,000 cells), and cocotb + Verilator on cell models made from the
+liberty (:mod:`energy.gates.tb_activity`, :mod:`energy.gates.activity` reading its VCD; minutes of C++
+compilation per 10,000 cells). The netlist is read, and its loads and levels computed, once
+(:class:`energy.gates.circuit.Circuit`); the liberty is parsed once per process
+(:func:`energy.gates.liberty.read_library`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from energy.gates.activity import Activity, read_toggles
+from energy.gates.cells import cell_models
+from energy.gates.circuit import Circuit
+from energy.gates.gatesim import GateSimulator, simulate
+from energy.gates.liberty import read_library
+from energy.gates.netlist import read_netlist
+from energy.gates.power import EnergyReport, EnergySettings, gate_energy
+from energy.gates.realistic import activity_stimulus, check_zero, weight_zero_fraction
+from energy.gates.synth import FlowSettings, SynthResult, synthesize
+from energy.gates.timing import critical_path_ps
+from hw.generate import verilog_for
+from hw.params import ArrayParams
+from sim.runner import run_array
+from sim.settings import ActivitySettings
+
+#: How the mapped netlist is simulated for activity: :mod:`energy.gates.gatesim` (NumPy, no compilation;
+#: the default) or cocotb + Verilator on the cell models of :mod:`energy.gates.cells` with a VCD (minutes
+#: of C++ compilation per 10,000 cells; both check every output against the golden model).
+ENGINES = ("numpy", "cocotb")
+#: Beats in the measured window unless told otherwise.
+DEFAULT_BEATS = ActivitySettings().beats
+
+
+@dataclass
+class GateMeasurement:
+    """Everything one measurement produced; ``seconds`` times each step (synthesis as first run)."""
+
+    params: dict
+    synth: SynthResult
+    energy: EnergyReport
+    activity: dict
+    critical_path_ps: float
+    seconds: dict = field(default_factory=dict)
+
+
+def _check_request(engine: str, beats: int, zero: str) -> None:
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if not isinstance(beats, int) or beats < 1:
+        raise ValueError(f"beats must be a positive integer, got {beats!r}")
+    check_zero(zero)
+
+
+def measure_array(
+    params: ArrayParams,
+    *,
+    pdk: str | Path | None = None,
+    beats: int = DEFAULT_BEATS,
+    zero: str = "gaussian",
+    seed: int = 1,
+    settings: EnergySettings | None = None,
+    flow: FlowSettings | None = None,
+    engine: str = "numpy",
+) -> GateMeasurement:
+    """Synthesize, simulate (bit-exact checked) and price one array; see the module docstring.
+
+    ``engine`` chooses the gate-level simulator (:data:`ENGINES`); ``zero`` is ``"gaussian"`` or a weight
+    zero fraction in [0, 1) (:mod:`energy.gates.realistic`).
+    """
+    _check_request(engine, beats, zero)
+    settings = settings or EnergySettings()
+    flow = flow or FlowSettings()
+    top = params.default_name()
+    started = time.perf_counter()
+    # the FP16 array's units as submodules: ABC maps them one by one (see energy.gates.synth)
+    result = synthesize(verilog_for(params, name=top, unit_modules=True), top, pdk=pdk, settings=flow)
+    circuit = Circuit(read_netlist(result.netlist, top), read_library(flow.cells, pdk))
+    seconds = {"synthesis": result.seconds, "synthesis_call": time.perf_counter() - started}
+    started = time.perf_counter()
+    if engine == "numpy":
+        window, activity, cycles = _simulate_numpy(params, circuit, beats, zero, seed, settings)
+    else:
+        window, activity, cycles = _simulate_cocotb(params, result, circuit, beats, zero, seed)
+    seconds["simulation"] = time.perf_counter() - started
+    window["engine"] = engine
+    started = time.perf_counter()
+    energy = gate_energy(circuit, activity, window["macs"], cycles, settings)
+    critical = critical_path_ps(circuit, settings.slew_ps)
+    seconds["pricing"] = time.perf_counter() - started
+    return GateMeasurement(params.as_dict(), result, energy, window, critical, seconds)
+
+
+def _simulate_numpy(
+    params: ArrayParams, circuit: Circuit, beats: int, zero: str, seed: int, settings: EnergySettings
+) -> tuple[dict, Activity, int]:
+    stimulus = activity_stimulus(params, np.random.default_rng(seed), beats, zero)
+    run = simulate(GateSimulator(circuit), params, stimulus, clock_ps=settings.clock_ps)
+    window = {
+        "beats": run.beats,
+        "macs": run.beats * params.macs_per_beat,
+        "outputs": run.outputs,
+        "cycles": run.cycles,
+        "zero_fraction": weight_zero_fraction(params, stimulus),
+    }
+    return window, run.activity, run.cycles
+
+
+def _simulate_cocotb(
+    params: ArrayParams, result: SynthResult, circuit: Circuit, beats: int, zero: str, seed: int
+) -> tuple[dict, Activity, int]:
+    top = params.default_name()
+    netlist_text = result.netlist.read_text()
+    used = {instance.split()[0] for instance in re.findall(r"^\s*(\w+_ASAP7_75t_R)\s", netlist_text, re.M)}
+    report = run_array(
+        params,
+        tests=["test_activity"],
+        seed=seed,
+        verilog=netlist_text + "\n" + cell_models(circuit.library, used),
+        run_name=f"gates-{zero}-{beats}",
+        waves=True,
+        extra_build_args=("--trace-underscore",),
+        extra_env=ActivitySettings(beats=beats, zero=zero).environment(),
+        test_module="energy.gates.tb_activity",
+    )
+    window = dict(report.reports["activity"])
+    activity = read_toggles(report.directory / "dump.vcd", top, window["start_ps"], window["end_ps"])
+    cycles = round((window["end_ps"] - window["start_ps"]) / window["clock_ps"])
+    window["cycles"] = cycles
+    return window, activity, cycles
