@@ -1,8 +1,12 @@
 """Reading the ASAP7 standard-cell library (NLDM liberty) and writing a trimmed copy for synthesis.
 
-The PDK is read from a folder holding ``lib/*.lib.gz`` (and ``verilog/*.v.gz``): the ``pdk`` argument,
-else the ``BITNET_ASAP7_DIR`` environment variable, else ``shared/pdk/asap7`` beside the repository.
-Nothing of it is copied into the repository; derived files go to an ignored cache folder.
+The cells are read from the ``pdk`` argument, else the ``BITNET_ASAP7_DIR`` environment variable (a full
+ASAP7 folder holding ``lib/*.lib.gz``), else the package's bundled subset: the trimmed RVT TT liberty of the
+cells the flow maps to (:mod:`energy.gates.bundled`, BSD-3 like ASAP7, its license beside it), so that an
+installed package runs the flow with no PDK on the machine. Derived files go to an ignored cache folder.
+
+Each liberty file is read and cut into cells once per process (:func:`read_library` keeps the last
+:data:`CACHED_FILES` files, keyed by path, size and modification time, and the parsed cells with them).
 
 Only the cells a flow asks for are parsed (the five RVT/TT files hold 202 cells in about 50 MB of text):
 the text is cut at each ``cell (...)`` group and the chosen groups go through a small liberty parser.
@@ -18,12 +22,16 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 ENV_VARIABLE = "BITNET_ASAP7_DIR"
-DEFAULT_PDK = Path(__file__).resolve().parents[3] / "shared" / "pdk" / "asap7"
+#: The trimmed liberty shipped in the package (written by ``python -m energy.gates.bundled``).
+BUNDLED_LIBERTY = Path(__file__).resolve().parent / "data" / "asap7_trimmed_rvt_tt.lib.gz"
+#: Liberty files kept parsed in a process.
+CACHED_FILES = 8
 WHERE_TO_GET = (
     "ASAP7 standard cells are public (BSD-3): clone The-OpenROAD-Project/asap7sc7p5t_28 and point "
     f"--pdk or ${ENV_VARIABLE} at a folder with its lib/*.lib.gz (RVT, TT) and verilog/*.v.gz"
@@ -34,17 +42,27 @@ class PdkError(ValueError):
     """The PDK folder is missing or incomplete."""
 
 
-def pdk_dir(pdk: str | Path | None = None) -> Path:
-    """The ASAP7 folder: ``pdk``, else ``$BITNET_ASAP7_DIR``, else ``shared/pdk/asap7`` beside the repo."""
-    chosen = Path(pdk or os.environ.get(ENV_VARIABLE) or DEFAULT_PDK)
-    if not sorted(chosen.glob("lib/*.lib*")):
+def pdk_dir(pdk: str | Path | None = None) -> Path | None:
+    """The full ASAP7 folder chosen: ``pdk``, else ``$BITNET_ASAP7_DIR``; None: the bundled subset."""
+    chosen = pdk or os.environ.get(ENV_VARIABLE)
+    if not chosen:
+        return None
+    if not sorted(Path(chosen).glob("lib/*.lib*")):
         raise PdkError(f"no ASAP7 liberty files in {chosen}/lib; {WHERE_TO_GET}")
-    return chosen
+    return Path(chosen)
 
 
 def liberty_files(pdk: str | Path | None = None) -> list[Path]:
-    """The liberty files of the PDK folder, sorted."""
-    return sorted(pdk_dir(pdk).glob("lib/*.lib*"))
+    """The liberty files of the chosen PDK folder, sorted, or the bundled subset (see the module doc)."""
+    folder = pdk_dir(pdk)
+    if folder is None:
+        return [BUNDLED_LIBERTY]
+    return sorted(folder.glob("lib/*.lib*"))
+
+
+def _source_name(pdk: str | Path | None) -> str:
+    folder = pdk_dir(pdk)
+    return "the bundled ASAP7 subset" if folder is None else str(folder)
 
 
 def _read_text(path: Path) -> str:
@@ -362,19 +380,46 @@ class Library:
             raise KeyError(f"cell {name!r} is not in the library read") from None
 
 
+class _LibraryFile:
+    """One liberty file cut into its header and cell texts, with the cells parsed on first use."""
+
+    def __init__(self, path: Path):
+        self.header, self.texts = split_library(_read_text(path))
+        self._cells: dict[str, Cell] = {}
+
+    def cell(self, name: str) -> Cell:
+        if name not in self._cells:
+            self._cells[name] = _cell(self.texts[name])
+        return self._cells[name]
+
+
+@lru_cache(maxsize=CACHED_FILES)
+def _library_file(path: str, size: int, mtime_ns: int) -> _LibraryFile:
+    return _LibraryFile(Path(path))
+
+
+def _open_library_file(path: Path) -> _LibraryFile:
+    status = path.stat()
+    return _library_file(str(path.resolve()), status.st_size, status.st_mtime_ns)
+
+
 def read_library(names: Iterable[str] | None = None, pdk: str | Path | None = None) -> Library:
-    """Parse the named cells (all cells when ``names`` is None) of every liberty file of the PDK."""
+    """The named cells (all cells when ``names`` is None) of every liberty file of the PDK.
+
+    Files and cells are parsed once per process (see the module docstring); :class:`Cell` is immutable,
+    so libraries returned by several calls share them safely.
+    """
     wanted = None if names is None else set(names)
     cells: dict[str, Cell] = {}
     headers: dict[str, str] = {}
     for path in liberty_files(pdk):
-        header, texts = split_library(_read_text(path))
-        for name, text in texts.items():
+        library_file = _open_library_file(path)
+        for name in library_file.texts:
             if wanted is None or name in wanted:
-                cells[name] = _cell(text)
-                headers[name] = header
+                cells[name] = library_file.cell(name)
+                headers[name] = library_file.header
     if wanted is not None and wanted - set(cells):
-        raise PdkError(f"cells {sorted(wanted - set(cells))} are not in {pdk_dir(pdk)}; {WHERE_TO_GET}")
+        raise PdkError(f"cells {sorted(wanted - set(cells))} are not in {_source_name(pdk)}; {WHERE_TO_GET}")
     return Library(cells, headers)
 
 
