@@ -75,7 +75,9 @@ def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
     fake_root = tmp_path
     (fake_root / "hw").mkdir()
     module = fake_root / "hw" / "bad.py"
-    module.write_text("import numpy\nfrom sim.toolchain import ensure_verilator\n\ndef f():\n    import energy\n")
+    module.write_text(
+        "import numpy\nfrom sim.toolchain import ensure_verilator\n\ndef f():\n    import energy\n"
+    )
     monkeypatch.setitem(globals(), "ROOT", fake_root)
     assert upward_imports(module) == ["hw/bad.py:2 imports sim", "hw/bad.py:5 imports energy"]
     assert [inside for _, _, inside in project_imports(module)] == [False, True]

@@ -19,8 +19,9 @@ def gate_energy_figure(
     title: str = "ASAP7 gate level",
 ) -> Figure:
     """Measured energy per MAC (stacked: combinational, sequential, leakage) and area per MAC lane of each
-    measured array (:func:`energy.gates.study.compare_arrays`, :func:`energy.gates.study.micro_architectures`), log
-    scale, with the paper's per-op values; bars labelled by array and width unless ``labels`` are given."""
+    measured array (:func:`energy.gates.study.compare_arrays`,
+    :func:`energy.gates.study.micro_architectures`), log scale, with the paper's per-op values; bars
+    labelled by array and width unless ``labels`` are given."""
     fig = Figure(figsize=(13, 5), layout="constrained")
     energy_ax, area_ax = fig.subplots(1, 2)
     if labels is None:
