@@ -4,7 +4,9 @@ Runs :data:`energy.gates.study.FULL` (ternary, int8 and FP16 arrays at N = 16 an
 variants; zero-fraction sweep; row-scaling check) through the ASAP7 flow of :mod:`energy.gates` and writes
 to the ``gate-level`` section of ``benchmarks/RESULTS.md``: the headline ratios beside the paper's 7nm
 table values and ``energy.arithmetic``'s 71.4x, the measured rows, the sweeps, and per array the run time of
-each step (synthesis as measured when its cache entry was made, gate-level simulation, pricing).
+each step (synthesis as measured when its cache entry was made, gate-level simulation, pricing). The
+measured arrays (every column of :func:`energy.gates.study.compare_arrays`) also go to
+``benchmarks/results/gate_level.csv``, which ``python benchmarks/figures.py`` draws the README's figure from.
 
     python benchmarks/gate_level.py
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -32,6 +35,8 @@ try:
 except ImportError:  # run as a script from the benchmarks folder
     from results import write_section
 
+#: The measured arrays, every column (read by ``benchmarks/figures.py``).
+MEASURED_CSV = Path(__file__).resolve().parent / "results" / "gate_level.csv"
 TIMES = ["array", "lanes", "measured_rows", "cells", "synthesis_s", "simulation_s", "pricing_s"]
 MEASURED = [
     "array",
@@ -72,6 +77,13 @@ def explanation(frame: pd.DataFrame, paper: dict[str, float], config) -> str:
     return "\n".join(lines)
 
 
+def write_measured(frame: pd.DataFrame, path: Path = MEASURED_CSV) -> Path:
+    """Write the measured arrays ``frame`` (all its columns) as CSV to ``path``; return ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
 def main() -> int:
     started = time.perf_counter()
     config = FULL
@@ -98,8 +110,8 @@ def main() -> int:
             "array here is a full IEEE binary16 multiplier and adder per lane, synthesized by an open flow "
             "with minimum-size cells, not the design behind the table's numbers.\n\n"
             + explanation(frame, paper, config),
-            "Measured arrays (area and cells scaled from `measured_rows` to `rows`, see `energy.gates.study`):\n\n"
-            + markdown(frame[MEASURED]),
+            "Measured arrays (area and cells scaled from `measured_rows` to `rows`, see "
+            "`energy.gates.study`):\n\n" + markdown(frame[MEASURED]),
             "Ternary tree and pipeline variants (N = "
             f"{config.sweep_lanes}):\n\n"
             + markdown(
@@ -142,6 +154,7 @@ def main() -> int:
         ]
     )
     write_section("gate-level", body, "python benchmarks/gate_level.py")
+    write_measured(frame)
     print(body)
     return 0
 

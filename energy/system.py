@@ -141,6 +141,91 @@ def _enabled(step: str) -> set[str]:
     return set(STEPS[: STEPS.index(check_choice(step, "step", STEPS)) + 1])
 
 
+def _fp16_linear_rows(
+    linear: pd.DataFrame, on: set[str], config: SystemConfig, node: str, tables: EnergyTables
+) -> list[dict]:
+    """The FP16 baseline's linear layers: one multiply and one add per MAC (FP32 adds if so configured)."""
+    fp16_acc = config.fp16_accumulator if "accumulator" in on else HIGH_PRECISION
+    return [
+        charge("fp16", "linear", "mul", linear["macs"].sum(), tables.op(node, "mul", HIGH_PRECISION)),
+        charge("fp16", "linear", "add", linear["adds"].sum(), tables.op(node, "add", fp16_acc)),
+    ]
+
+
+def _b158_linear_rows(
+    linear: pd.DataFrame, on: set[str], config: SystemConfig, setup: _Resolved, tables: EnergyTables
+) -> list[dict]:
+    """The b1.58 linear layers: the adds per reduction length ``n`` (the accumulator's energy depends on
+    ``n``; zero weights skipped from ``zero_skipping`` on), then the rescale and activation quantization."""
+    node = setup.node
+    keep = 1 - setup.zero_fraction if "zero_skipping" in on else 1.0
+    rows = []
+    for n, group in linear.groupby("n"):
+        if "accumulator" in on:
+            entry = accumulate_energy(config.accumulator, int(n), node, tables)
+        else:
+            entry = tables.op(node, "add", TERNARY_ADD)
+        rows.append(charge("b1.58", "linear", "add", group["adds"].sum() * keep, entry))
+    fp16_mul, fp16_add = tables.op(node, "mul", HIGH_PRECISION), tables.op(node, "add", HIGH_PRECISION)
+    if "quantization" in on:
+        rows.append(charge("b1.58", "rescale", "mul", linear["out_elements"].sum(), fp16_mul))
+        elements = linear["quant_elements"].sum()
+        rows.append(charge("b1.58", "act_quant", "mul", elements, fp16_mul))
+        rows.append(charge("b1.58", "act_quant", "add", 2 * elements, fp16_add))
+    else:
+        rows.append(charge("b1.58", "rescale", "mul", linear["rescale_muls"].sum(), fp16_mul))
+    return rows
+
+
+def _shared_fp16_rows(counts: pd.DataFrame, node: str, tables: EnergyTables) -> list[dict]:
+    """The matmuls both models compute in FP16: attention score/context and the output head."""
+    fp16_mul, fp16_add = tables.op(node, "mul", HIGH_PRECISION), tables.op(node, "add", HIGH_PRECISION)
+    rows = []
+    for kind in ("attention", "lm_head"):
+        part = counts[counts["kind"] == kind]
+        if part.empty:
+            continue
+        for precision in PRECISIONS:
+            rows.append(charge(precision, kind, "mul", part["macs"].sum(), fp16_mul))
+            rows.append(charge(precision, kind, "add", part["adds"].sum(), fp16_add))
+    return rows
+
+
+def _traffic_rows(
+    model: ModelConfig,
+    tokens: int,
+    phase: str,
+    on: set[str],
+    config: SystemConfig,
+    setup: _Resolved,
+    tables: EnergyTables,
+) -> list[dict]:
+    """Memory traffic from ``weight_traffic`` on: weights, then activations and KV cache, per bit moved."""
+    if "weight_traffic" not in on:
+        return []
+    node = setup.node
+    tiers = {"weights": setup.weight_tier, "activations": setup.activation_tier, "kv_cache": setup.kv_tier}
+    terms = ("weights", "activations", "kv_cache") if "activation_traffic" in on else ("weights",)
+    lm_head = "last" if "lm_head" in on else "none"
+    rows = []
+    for precision in PRECISIONS:
+        bits = traffic_bits(
+            model,
+            tokens,
+            phase,
+            precision,
+            weight_format=config.weight_format,
+            lm_head=lm_head,
+            tables=tables,
+        )
+        for term in terms:
+            tier = tiers[term]
+            entry = tables.memory_access(node, tier, config.memory_estimate)
+            per = tables.access_bits(node, tier)
+            rows.append(charge(precision, term, f"{tier} bit", bits[term], entry, per=per))
+    return rows
+
+
 def system_ledger(
     model: object,
     tokens: int,
@@ -176,7 +261,6 @@ def system_ledger(
     tokens = check_positive_int(tokens, "tokens")
     phase = check_choice(phase, "phase", PHASES)
     on = _enabled(step)
-    node = setup.node
     counts = matmul_counts(
         config_model,
         tokens,
@@ -186,63 +270,12 @@ def system_ledger(
         tables=tables,
     )
     linear = counts[counts["kind"] == "linear"]
-    fp16_mul, fp16_add = tables.op(node, "mul", HIGH_PRECISION), tables.op(node, "add", HIGH_PRECISION)
-    rows: list[dict] = []
-
-    # FP16 baseline
-    fp16_acc = config.fp16_accumulator if "accumulator" in on else HIGH_PRECISION
-    rows.append(charge("fp16", "linear", "mul", linear["macs"].sum(), fp16_mul))
-    rows.append(charge("fp16", "linear", "add", linear["adds"].sum(), tables.op(node, "add", fp16_acc)))
-
-    # b1.58: adds per reduction length n (the accumulator's energy depends on n)
-    keep = 1 - setup.zero_fraction if "zero_skipping" in on else 1.0
-    for n, group in linear.groupby("n"):
-        if "accumulator" in on:
-            entry = accumulate_energy(config.accumulator, int(n), node, tables)
-        else:
-            entry = tables.op(node, "add", TERNARY_ADD)
-        rows.append(charge("b1.58", "linear", "add", group["adds"].sum() * keep, entry))
-    if "quantization" in on:
-        rows.append(charge("b1.58", "rescale", "mul", linear["out_elements"].sum(), fp16_mul))
-        elements = linear["quant_elements"].sum()
-        rows.append(charge("b1.58", "act_quant", "mul", elements, fp16_mul))
-        rows.append(charge("b1.58", "act_quant", "add", 2 * elements, fp16_add))
-    else:
-        rows.append(charge("b1.58", "rescale", "mul", linear["rescale_muls"].sum(), fp16_mul))
-
-    # FP16 in both models: attention matmuls and the output head
-    for kind in ("attention", "lm_head"):
-        part = counts[counts["kind"] == kind]
-        if part.empty:
-            continue
-        for precision in PRECISIONS:
-            rows.append(charge(precision, kind, "mul", part["macs"].sum(), fp16_mul))
-            rows.append(charge(precision, kind, "add", part["adds"].sum(), fp16_add))
-
-    # memory traffic
-    if "weight_traffic" in on:
-        lm_head = "last" if "lm_head" in on else "none"
-        tiers = {
-            "weights": setup.weight_tier,
-            "activations": setup.activation_tier,
-            "kv_cache": setup.kv_tier,
-        }
-        terms = ("weights", "activations", "kv_cache") if "activation_traffic" in on else ("weights",)
-        for precision in PRECISIONS:
-            bits = traffic_bits(
-                config_model,
-                tokens,
-                phase,
-                precision,
-                weight_format=config.weight_format,
-                lm_head=lm_head,
-                tables=tables,
-            )
-            for term in terms:
-                tier = tiers[term]
-                entry = tables.memory_access(node, tier, config.memory_estimate)
-                per = tables.access_bits(node, tier)
-                rows.append(charge(precision, term, f"{tier} bit", bits[term], entry, per=per))
+    rows = [
+        *_fp16_linear_rows(linear, on, config, setup.node, tables),
+        *_b158_linear_rows(linear, on, config, setup, tables),
+        *_shared_fp16_rows(counts, setup.node, tables),
+        *_traffic_rows(config_model, tokens, phase, on, config, setup, tables),
+    ]
     return ledger_frame(rows)
 
 
@@ -263,6 +296,27 @@ def step_labels(config: SystemConfig | None = None, tables: EnergyTables | None 
         "weight_traffic": f"+ weight traffic ({config.weight_format}, {setup.weight_tier})",
         "activation_traffic": f"+ activations ({setup.activation_tier}) & KV cache ({setup.kv_tier})",
     }
+
+
+def _step_totals(
+    model: object, tokens: int, phase: str, config: SystemConfig, step: str, tables: EnergyTables
+) -> tuple[float, float]:
+    """The FP16 and b1.58 energies (J) with the effects up to ``step``.
+
+    The ``per_mac`` step charges the linear layers' MACs at the per-MAC energies of the ops table: FP16
+    multiply + add, and that over :func:`energy.arithmetic.matmul_saving` for b1.58.
+    """
+    if step != "per_mac":
+        ledger = system_ledger(model, tokens, phase, config, step=step, tables=tables)
+        return total_J(ledger, "fp16"), total_J(ledger, "b1.58")
+    ledger = system_ledger(model, tokens, phase, config, step="linear", tables=tables)
+    macs = ledger[(ledger["precision"] == "fp16") & (ledger["op"] == "mul")]["count"].sum()
+    node = config.node
+    fp16 = macs * (
+        tables.op(node, "mul", HIGH_PRECISION).value_pJ + tables.op(node, "add", HIGH_PRECISION).value_pJ
+    )
+    b158 = fp16 / matmul_saving(node, tables)
+    return fp16 * J_PER_PJ, b158 * J_PER_PJ
 
 
 def waterfall(
@@ -287,19 +341,7 @@ def waterfall(
     labels = step_labels(config, tables)
     lines = []
     for step in STEPS:
-        if step == "per_mac":
-            ledger = system_ledger(model, tokens, phase, config, step="linear", tables=tables)
-            macs = ledger[(ledger["precision"] == "fp16") & (ledger["op"] == "mul")]["count"].sum()
-            node = config.node
-            fp16 = macs * (
-                tables.op(node, "mul", HIGH_PRECISION).value_pJ
-                + tables.op(node, "add", HIGH_PRECISION).value_pJ
-            )
-            b158 = fp16 / matmul_saving(node, tables)
-            fp16_J, b158_J = fp16 * J_PER_PJ, b158 * J_PER_PJ
-        else:
-            ledger = system_ledger(model, tokens, phase, config, step=step, tables=tables)
-            fp16_J, b158_J = total_J(ledger, "fp16"), total_J(ledger, "b1.58")
+        fp16_J, b158_J = _step_totals(model, tokens, phase, config, step, tables)
         lines.append({"step": step, "label": labels[step], "fp16_J": fp16_J, "b1.58_J": b158_J})
     frame = pd.DataFrame(lines)
     frame["ratio"] = frame["fp16_J"] / frame["b1.58_J"]

@@ -6,7 +6,8 @@ import sys
 import pandas as pd
 import pytest
 
-from energy.report import main
+from energy.report import build_report, compute_report, main, parse_args, print_report
+from energy.tables import default_tables
 
 PROG = "python -m energy.report"
 
@@ -173,3 +174,31 @@ def test_main_with_a_user_node_and_model(tmp_path, capsys):
     assert "models:tiny:" in printed and "[models.toml]" in printed
     assert "dram_hbm3" in printed
     assert (out / "waterfall_tiny.png").exists()
+
+
+def test_compute_report_prints_nothing_and_build_report_prints_it(tmp_path, capsys):
+    args = parse_args(["--model", "700M,1.3B", "--tokens", "8", "--out", str(tmp_path)])
+    tables = default_tables()
+    report = compute_report(args, tables)
+    assert capsys.readouterr().out == ""
+    assert list(report.frames) == [
+        "per_mac",
+        "arithmetic",
+        "table1",
+        "table1_hypotheses",
+        "waterfall",
+        "terms",
+        "ledger",
+        "sources",
+    ]
+    assert [config.name for config in report.models] == ["b1.58-700M", "b1.58-1.3B"]
+    print_report(report)
+    printed = capsys.readouterr().out
+    assert printed.startswith("bitnet-codesign energy report: node 7nm, 8 tokens")
+    assert "b1.58-700M:" in printed and "  dominant term, prefill: fp16: " in printed
+    frames = build_report(args, tables)
+    assert capsys.readouterr().out == printed
+    for name, frame in frames.items():
+        pd.testing.assert_frame_equal(frame, report.frames[name])
+    with pytest.raises(TypeError, match="tables must be EnergyTables, not dict"):
+        compute_report(args, {})

@@ -238,3 +238,22 @@ def test_bad_system_arguments():
         waterfall(TINY, 8, "decode", {"node": "7nm"})
     with pytest.raises(ValueError, match="model: unknown model"):
         waterfall("8B", 8, "decode")
+
+
+def test_each_step_adds_its_ledger_terms():
+    """The ledger's terms per step, in order: each step of the waterfall adds what it names."""
+    terms = {
+        step: list(dict.fromkeys(system_ledger(TINY, 16, "prefill", step=step)["term"])) for step in STEPS
+    }
+    base = ["linear", "rescale"]
+    assert terms["per_mac"] == terms["linear"] == base
+    assert terms["attention"] == [*base, "attention"]
+    assert terms["lm_head"] == terms["accumulator"] == [*base, "attention", "lm_head"]
+    assert terms["quantization"] == terms["zero_skipping"] == [*base, "act_quant", "attention", "lm_head"]
+    assert terms["weight_traffic"] == [*base, "act_quant", "attention", "lm_head", "weights"]
+    full = [*base, "act_quant", "attention", "lm_head", "weights", "activations", "kv_cache"]
+    assert terms["activation_traffic"] == full
+    ledger = system_ledger(TINY, 16, "prefill")
+    for term in ("attention", "lm_head", "weights", "kv_cache"):
+        assert set(ledger[ledger["term"] == term]["precision"]) == {"fp16", "b1.58"}
+    assert set(ledger[ledger["term"].isin(["rescale", "act_quant"])]["precision"]) == {"b1.58"}
