@@ -12,12 +12,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.settings import build_root_override, waves_requested
 from sim.toolchain import ensure_verilator
 
 #: Where builds go unless ``BITNET_SIM_BUILD`` names another folder.
@@ -27,12 +27,7 @@ _STAMP = "build-key.json"
 
 def build_root() -> Path:
     """The folder holding every simulation build (``$BITNET_SIM_BUILD`` or ``build/sim``)."""
-    return Path(os.environ.get("BITNET_SIM_BUILD", DEFAULT_BUILD_ROOT))
-
-
-def waves_requested() -> bool:
-    """True when the ``WAVES`` environment variable asks for a waveform dump (``WAVES=1``)."""
-    return os.environ.get("WAVES", "0").strip().lower() not in ("", "0", "false", "no")
+    return build_root_override(DEFAULT_BUILD_ROOT)
 
 
 @dataclass(frozen=True)
@@ -83,35 +78,44 @@ def build_verilog(
     if not top.isidentifier():
         raise ValueError(f"top must be a Verilog module name, got {top!r}")
     waves = waves_requested() if waves is None else waves
-    key = {
-        "verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
-        "top": top,
-        "waves": waves,
-        "extra_args": list(extra_args),
-    }
-    key |= _versions()
+    key = _build_key(verilog, top, waves, extra_args)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     directory = build_root() / f"{top}-{digest}"
     with _locked(directory):
         stamp = directory / _STAMP
         if stamp.exists() and json.loads(stamp.read_text()) == key and (directory / top).exists():
             return Build(directory, top, waves)
-        ensure_verilator()
-        from cocotb_tools.runner import get_runner
-
-        directory.mkdir(parents=True, exist_ok=True)
-        source = directory / f"{top}.v"
-        source.write_text(verilog)
         stamp.unlink(missing_ok=True)
-        runner = get_runner("verilator")
-        runner.build(
-            sources=[source],
-            hdl_toplevel=top,
-            build_dir=directory,
-            always=True,
-            waves=waves,
-            build_args=["-Wno-fatal", *extra_args],
-            log_file=directory / "build.log",
-        )
+        _verilate(directory, verilog, top, waves, extra_args)
         stamp.write_text(json.dumps(key, sort_keys=True, indent=1))
     return Build(directory, top, waves)
+
+
+def _build_key(verilog: str, top: str, waves: bool, extra_args: tuple[str, ...]) -> dict:
+    """Everything that shapes the simulator binary (see the module docstring)."""
+    key = {
+        "verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
+        "top": top,
+        "waves": waves,
+        "extra_args": list(extra_args),
+    }
+    return key | _versions()
+
+
+def _verilate(directory: Path, verilog: str, top: str, waves: bool, extra_args: tuple[str, ...]) -> None:
+    """Write the source into ``directory`` and build it there with cocotb's Verilator runner."""
+    ensure_verilator()
+    from cocotb_tools.runner import get_runner
+
+    directory.mkdir(parents=True, exist_ok=True)
+    source = directory / f"{top}.v"
+    source.write_text(verilog)
+    get_runner("verilator").build(
+        sources=[source],
+        hdl_toplevel=top,
+        build_dir=directory,
+        always=True,
+        waves=waves,
+        build_args=["-Wno-fatal", *extra_args],
+        log_file=directory / "build.log",
+    )

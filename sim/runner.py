@@ -8,7 +8,6 @@ tests in a folder of their own, and raises :class:`SimulationFailure` carrying c
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import xml.etree.ElementTree as ElementTree
@@ -17,12 +16,11 @@ from pathlib import Path
 
 from hw.generate import verilog_for
 from hw.params import ArrayParams
-from sim.build import build_verilog
+from sim.build import Build, build_verilog
+from sim.settings import RunSettings, clear_reports, read_reports, resolve_macs, seed_override
 
 #: The cocotb test module.
 TEST_MODULE = "sim.tb_mac_array"
-#: Default random multiply-accumulates per configuration (override with ``BITNET_SIM_MACS``).
-DEFAULT_MACS = 1_000_000
 
 
 class SimulationFailure(AssertionError):
@@ -31,16 +29,12 @@ class SimulationFailure(AssertionError):
 
 @dataclass
 class SimulationReport:
-    """What a run produced: the passed cocotb tests and any values the tests reported (``_report``)."""
+    """What a run produced: the passed cocotb tests and any values the tests reported
+    (:func:`sim.settings.write_report`)."""
 
     passed: list[str]
     reports: dict[str, dict]
     directory: Path
-
-
-def seed_from_environment(default: int) -> int:
-    """``BITNET_SIM_SEED`` when set (to replay a failure), else ``default``."""
-    return int(os.environ.get("BITNET_SIM_SEED", default))
 
 
 def _results(path: Path) -> tuple[list[str], list[str]]:
@@ -55,6 +49,48 @@ def _results(path: Path) -> tuple[list[str], list[str]]:
         elif case.find("skipped") is None:
             passed.append(name)
     return passed, failures
+
+
+def _fresh_run_dir(build: Build, run_name: str) -> Path:
+    """The run folder ``runs/<run_name>`` of ``build``, without the reports and results of an earlier run."""
+    run_dir = build.directory / "runs" / re.sub(r"[^A-Za-z0-9_.-]+", "_", run_name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    clear_reports(run_dir)
+    (run_dir / "results.xml").unlink(missing_ok=True)
+    return run_dir
+
+
+def _run_tests(
+    build: Build, test_module: str, tests: list[str] | None, environment: dict[str, str], run_dir: Path
+) -> Path:
+    """Run the cocotb tests in ``run_dir``; return the results file (which may be missing on a crash)."""
+    from cocotb_tools.runner import get_runner
+
+    results = run_dir / "results.xml"
+    runner = get_runner("verilator")
+    pytest_test = os.environ.pop("PYTEST_CURRENT_TEST", None)  # let us read the results ourselves
+    try:
+        runner.test(
+            test_module=test_module,
+            hdl_toplevel=build.top,
+            hdl_toplevel_lang="verilog",
+            build_dir=build.directory,
+            test_dir=run_dir,
+            testcase=tests,
+            extra_env=environment,
+            waves=build.waves,
+            results_xml=str(results),
+            log_file=run_dir / "sim.log",
+        )
+    except SystemExit as exit_:
+        if not results.exists():
+            raise SimulationFailure(
+                f"the simulator failed (exit {exit_.code}), see {run_dir / 'sim.log'}"
+            ) from None
+    finally:
+        if pytest_test is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = pytest_test
+    return results
 
 
 def run_array(
@@ -98,54 +134,21 @@ def run_array(
     test_module : str
         The cocotb test module (default :mod:`sim.tb_mac_array`).
     """
-    from cocotb_tools.runner import get_runner
-
     top = params.default_name()
     source = verilog if verilog is not None else verilog_for(params, name=top)
     build = build_verilog(source, top, waves=waves, extra_args=extra_build_args)
-    seed = seed_from_environment(seed)
-    macs = int(os.environ.get("BITNET_SIM_MACS", DEFAULT_MACS)) if macs is None else macs
-    run_dir = build.directory / "runs" / re.sub(r"[^A-Za-z0-9_.-]+", "_", run_name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in run_dir.glob("*.json"):
-        stale.unlink()
-    results = run_dir / "results.xml"
-    results.unlink(missing_ok=True)
-    environment = {
-        "BITNET_ARRAY": json.dumps(params.as_dict()),
-        "BITNET_SIM_SEED": str(seed),
-        "BITNET_SIM_MACS": str(macs),
-        "BITNET_SIM_LAYER": "1" if layer else "0",
-        "BITNET_SIM_REPORT_DIR": str(run_dir),
-        **(extra_env or {}),
-    }
-    runner = get_runner("verilator")
-    pytest_test = os.environ.pop("PYTEST_CURRENT_TEST", None)  # let us read the results ourselves
+    run_dir = _fresh_run_dir(build, run_name)
+    settings = RunSettings(
+        params, seed=seed_override(seed), macs=resolve_macs(macs), layer=layer, report_dir=run_dir
+    )
+    label = f"[{top}, seed {settings.seed}]"
     try:
-        runner.test(
-            test_module=test_module,
-            hdl_toplevel=top,
-            hdl_toplevel_lang="verilog",
-            build_dir=build.directory,
-            test_dir=run_dir,
-            testcase=tests,
-            extra_env=environment,
-            waves=build.waves,
-            results_xml=str(results),
-            log_file=run_dir / "sim.log",
-        )
-    except SystemExit as exit_:
-        if not results.exists():
-            raise SimulationFailure(
-                f"[{top}, seed {seed}] the simulator failed (exit {exit_.code}), see {run_dir / 'sim.log'}"
-            ) from None
-    finally:
-        if pytest_test is not None:
-            os.environ["PYTEST_CURRENT_TEST"] = pytest_test
+        results = _run_tests(build, test_module, tests, settings.environment() | (extra_env or {}), run_dir)
+    except SimulationFailure as failure:
+        raise SimulationFailure(f"{label} {failure}") from None
     if not results.exists():
-        raise SimulationFailure(f"[{top}, seed {seed}] no results; see {run_dir / 'sim.log'}")
+        raise SimulationFailure(f"{label} no results; see {run_dir / 'sim.log'}")
     passed, failures = _results(results)
     if failures:
-        raise SimulationFailure(f"[{top}, seed {seed}] " + " | ".join(failures))
-    reports = {path.stem: json.loads(path.read_text()) for path in run_dir.glob("*.json")}
-    return SimulationReport(passed, reports, run_dir)
+        raise SimulationFailure(f"{label} " + " | ".join(failures))
+    return SimulationReport(passed, read_reports(run_dir), run_dir)

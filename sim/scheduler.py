@@ -1,5 +1,8 @@
 """A host-side scheduler: a whole BitLinear layer tiled over a MAC array as a program of port operations.
 
+The program's operations are a :class:`sim.stimulus.Stimulus` (beats and tile loads), so any driver of the
+arrays runs it as it is; the program also says where each output of the array goes.
+
 ``x_q`` ``(T, K)`` int8 activations and ``w_q`` ``(O, K)`` weights are cut into ``M``-row blocks of outputs
 and ``N``-lane chunks of the reduction (the last block and chunk padded with zero weights and zero
 activations, which add nothing). Two schedules, one per dataflow:
@@ -18,11 +21,15 @@ activations, which add nothing). Two schedules, one per dataflow:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from hw.params import ArrayParams
+from sim.stimulus import Stimulus, beats, concat, load
+
+#: For each output of the array, in order: ``(token, row_block)``.
+Targets = list[tuple[int, int]]
 
 
 @dataclass
@@ -31,9 +38,9 @@ class Program:
 
     Members
     -------
-    ops : list of (str, dict)
-        ``("load", {"weights": (M, N)})`` or
-        ``("beat", {"act": (N,), "weights": (M, N) | None, "last": bool})``.
+    stimulus : Stimulus
+        The operations: beats (each with its weight tile in the stream dataflow) and, stationary, tile
+        loads (:class:`sim.stimulus.Op`).
     targets : list of (int, int)
         For the ``j``-th output of the array: ``(token, row_block)``; its ``M`` sums are added to
         ``acc[token, row_block*M : (row_block+1)*M]``.
@@ -41,16 +48,43 @@ class Program:
         The shape of the result.
     """
 
-    ops: list[tuple[str, dict]] = field(default_factory=list)
-    targets: list[tuple[int, int]] = field(default_factory=list)
-    tokens: int = 0
-    out_features: int = 0
+    stimulus: Stimulus
+    targets: Targets
+    tokens: int
+    out_features: int
 
 
 def _pad(array: np.ndarray, rows: int, cols: int) -> np.ndarray:
     padded = np.zeros((rows, cols), dtype=array.dtype)
     padded[: array.shape[0], : array.shape[1]] = array
     return padded
+
+
+def _stream_schedule(params: ArrayParams, x: np.ndarray, w: np.ndarray) -> tuple[Stimulus, Targets]:
+    """For every token and row block, one reduction over the K chunks, each beat with its tile.
+
+    ``x`` is ``(T, chunks, N)``, ``w`` ``(blocks, M, chunks, N)``.
+    """
+    tokens, chunks, n = x.shape
+    blocks, m = w.shape[:2]
+    act = np.broadcast_to(x[:, None], (tokens, blocks, chunks, n)).reshape(-1, n)
+    tiles = np.broadcast_to(w.transpose(0, 2, 1, 3)[None], (tokens, blocks, chunks, m, n)).reshape(-1, m, n)
+    last = np.tile(np.arange(chunks) == chunks - 1, tokens * blocks)
+    targets = [(token, block) for token in range(tokens) for block in range(blocks)]
+    return beats(params, act, tiles, last), targets
+
+
+def _stationary_schedule(params: ArrayParams, x: np.ndarray, w: np.ndarray) -> tuple[Stimulus, Targets]:
+    """For every row block and K chunk, the tile loaded once and every token a one-beat reduction on it."""
+    tokens, chunks, _ = x.shape
+    blocks = w.shape[0]
+    parts: list[Stimulus] = []
+    targets: Targets = []
+    for block in range(blocks):
+        for chunk in range(chunks):
+            parts += [load(params, w[block, :, chunk]), beats(params, x[:, chunk], None, True)]
+            targets += [(token, block) for token in range(tokens)]
+    return concat(parts), targets
 
 
 def schedule_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> Program:
@@ -66,26 +100,9 @@ def schedule_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> Pro
         raise ValueError(f"K={k} needs {chunks} beats, more than max_k={params.max_k} allows")
     x = _pad(x_q, tokens, chunks * n).reshape(tokens, chunks, n)
     w = _pad(w_q, blocks * m, chunks * n).reshape(blocks, m, chunks, n)
-    program = Program(tokens=tokens, out_features=out_features)
-    if params.dataflow == "stream":
-        for token in range(tokens):
-            for block in range(blocks):
-                for chunk in range(chunks):
-                    beat = {
-                        "act": x[token, chunk],
-                        "weights": w[block, :, chunk],
-                        "last": chunk == chunks - 1,
-                    }
-                    program.ops.append(("beat", beat))
-                program.targets.append((token, block))
-    else:
-        for block in range(blocks):
-            for chunk in range(chunks):
-                program.ops.append(("load", {"weights": w[block, :, chunk]}))
-                for token in range(tokens):
-                    program.ops.append(("beat", {"act": x[token, chunk], "weights": None, "last": True}))
-                    program.targets.append((token, block))
-    return program
+    schedule = _stream_schedule if params.dataflow == "stream" else _stationary_schedule
+    stimulus, targets = schedule(params, x, w)
+    return Program(stimulus, targets, tokens, out_features)
 
 
 def assemble(params: ArrayParams, program: Program, sums: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ Variables a user may set in the shell (each read by the runner, not by the testb
 ``BITNET_SIM_SEED``
     Replays a failure with another seed (overrides the seed of every run).
 ``BITNET_SIM_MACS``
-    The random multiply-accumulates of the random test (overrides every configuration's count).
+    The random multiply-accumulates of the random test (replaces every configuration's default count).
 ``WAVES``
     ``1`` records ``dump.vcd`` in the run folder.
 ``BITNET_SIM_BUILD``
@@ -30,6 +30,10 @@ from hw.params import ArrayParams
 
 #: Default random multiply-accumulates of the random test per configuration.
 DEFAULT_MACS = 1_000_000
+#: The full-throughput test drives this fraction (1 / divisor) of the random test's multiply-accumulates ...
+THROUGHPUT_DIVISOR = 4
+#: ... and reports what it measured under this name (:func:`write_report`).
+THROUGHPUT_REPORT = "throughput"
 #: Default beats in the measured window of the activity bench.
 DEFAULT_ACTIVITY_BEATS = 400
 #: Default weight data of the activity bench: Gaussian weights through the absmean quantizer.
@@ -53,11 +57,15 @@ def seed_override(default: int, environ: Mapping[str, str] = os.environ) -> int:
     return int(environ.get(SEED_VARIABLE, default))
 
 
-def macs_override(default: int | None, environ: Mapping[str, str] = os.environ) -> int:
-    """``BITNET_SIM_MACS`` when set, else ``default``, else :data:`DEFAULT_MACS`."""
-    if MACS_VARIABLE in environ:
-        return int(environ[MACS_VARIABLE])
-    return DEFAULT_MACS if default is None else default
+def resolve_macs(macs: int | None, environ: Mapping[str, str] = os.environ) -> int:
+    """``macs`` when given, else ``BITNET_SIM_MACS`` when set, else :data:`DEFAULT_MACS`.
+
+    An explicit count wins (a benchmark's or a fault test's own size); callers that let the user's
+    ``BITNET_SIM_MACS`` replace their own defaults pass None when :func:`macs_overridden`.
+    """
+    if macs is not None:
+        return macs
+    return int(environ.get(MACS_VARIABLE, DEFAULT_MACS))
 
 
 def macs_overridden(environ: Mapping[str, str] = os.environ) -> bool:
@@ -98,6 +106,11 @@ class RunSettings:
     macs: int = DEFAULT_MACS
     layer: bool = False
     report_dir: Path | None = None
+
+    @property
+    def throughput_macs(self) -> int:
+        """Multiply-accumulates of the full-throughput test: ``macs // THROUGHPUT_DIVISOR``."""
+        return self.macs // THROUGHPUT_DIVISOR
 
     def environment(self) -> dict[str, str]:
         """The settings as environment variables for the simulator process."""

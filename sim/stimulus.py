@@ -1,16 +1,17 @@
 """Stimulus for the MAC arrays as plain NumPy data, and the reference results it must produce.
 
-A :class:`Stimulus` is a sequence of operations: activation beats (with their weight tile in the stream
-dataflow), weight-tile loads (stationary dataflow) and resets. :func:`expected_outputs` computes, from the
-model, the sums the array must return for it, segment by segment (a reset starts a new segment; the beats
-of a reduction that a reset cuts short produce nothing). The reference for ternary arrays is
-``model.bitlinear.bitlinear_int``; for the int8 baseline an exact int64 matmul; for the FP16 baseline
-``model.fp16.fp16_mac_reference`` (binary16 bit patterns in, bit patterns out, so that NaNs and signed zeros
-compare exactly).
+A :class:`Stimulus` is a sequence of operations of the kinds :class:`Op`: activation beats (with their
+weight tile in the stream dataflow), weight-tile loads (stationary dataflow) and resets.
+:func:`expected_outputs` computes, from the model, the sums the array must return for it, segment by
+segment (a reset starts a new segment; the beats of a reduction that a reset cuts short produce nothing).
+The reference for ternary arrays is ``model.bitlinear.bitlinear_int``; for the int8 baseline an exact
+int64 matmul; for the FP16 baseline ``model.fp16.fp16_mac_reference`` (binary16 bit patterns in, bit
+patterns out, so that NaNs and signed zeros compare exactly).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,21 @@ from hw.params import ArrayParams
 from model.bitlinear import bitlinear_int
 from model.fp16 import EXPONENT_BITS, FRACTION_BITS, POSITIVE_INFINITY, fp16_mac_reference, to_bits
 
-BEAT, LOAD, RESET = 0, 1, 2
+
+class Op(enum.IntEnum):
+    """The kind of one operation of a :class:`Stimulus`; its ``kind`` array stores these values.
+
+    ``BEAT`` is an activation beat on ``i_stream`` (carrying its weight tile in the stream dataflow),
+    ``LOAD`` a weight-tile load on ``w_stream`` (stationary dataflow), ``RESET`` a synchronous reset.
+    """
+
+    BEAT = 0
+    LOAD = 1
+    RESET = 2
+
+
+#: The members of :class:`Op` by value, to turn a ``kind`` array into members quickly.
+_OPS = tuple(Op)
 
 
 @dataclass
@@ -30,7 +45,7 @@ class Stimulus:
     Members
     -------
     kind : (B,) int8
-        ``BEAT``, ``LOAD`` or ``RESET`` per operation.
+        The :class:`Op` of every operation.
     act : (B, N) int64
         The activation vector of each beat (zeros for other operations).
     weights : (B, M, N) int64
@@ -69,7 +84,11 @@ class Stimulus:
 
     @property
     def beats(self) -> int:
-        return int((self.kind == BEAT).sum())
+        return int((self.kind == Op.BEAT).sum())
+
+    def ops(self) -> list[Op]:
+        """The :class:`Op` of every operation, as a list (for drivers stepping op by op)."""
+        return [_OPS[kind] for kind in self.kind.tolist()]
 
 
 def concat(parts: list[Stimulus]) -> Stimulus:
@@ -88,20 +107,20 @@ def beats(params: ArrayParams, act: np.ndarray, weights: np.ndarray | None, last
         weights = np.zeros((count, params.rows, params.lanes), np.int64)
     weights = np.asarray(weights, np.int64).reshape(count, params.rows, params.lanes)
     last = np.broadcast_to(np.asarray(last, bool), (count,)).copy()
-    return Stimulus(np.full(count, BEAT, np.int8), act, weights, last, np.zeros(count, bool))
+    return Stimulus(np.full(count, Op.BEAT, np.int8), act, weights, last, np.zeros(count, bool))
 
 
 def load(params: ArrayParams, tile: np.ndarray) -> Stimulus:
     """One stationary weight-tile load."""
     tile = np.asarray(tile, np.int64).reshape(1, params.rows, params.lanes)
     act = np.zeros((1, params.lanes), np.int64)
-    return Stimulus(np.array([LOAD], np.int8), act, tile, np.zeros(1, bool), np.zeros(1, bool))
+    return Stimulus(np.array([Op.LOAD], np.int8), act, tile, np.zeros(1, bool), np.zeros(1, bool))
 
 
 def reset(params: ArrayParams, *, drain: bool) -> Stimulus:
     """A synchronous reset; with ``drain`` it waits until every finished reduction's sums were taken."""
     stimulus = load(params, np.zeros((params.rows, params.lanes)))
-    stimulus.kind[:] = RESET
+    stimulus.kind[:] = Op.RESET
     stimulus.drain[:] = drain
     return stimulus
 
@@ -109,13 +128,13 @@ def reset(params: ArrayParams, *, drain: bool) -> Stimulus:
 def payloads(params: ArrayParams, stimulus: Stimulus) -> list[int]:
     """The port integer of every operation: ``i_stream`` payload (beats), ``w_stream`` payload (loads), 0."""
     result = [0] * len(stimulus)
-    beat_index = np.flatnonzero(stimulus.kind == BEAT)
+    beat_index = np.flatnonzero(stimulus.kind == Op.BEAT)
     if beat_index.size:
         tiles = stimulus.weights[beat_index] if params.dataflow == "stream" else None
         packed = pack_input(params, stimulus.act[beat_index], tiles, stimulus.last[beat_index])
         for i, value in zip(beat_index.tolist(), packed, strict=True):
             result[i] = value
-    load_index = np.flatnonzero(stimulus.kind == LOAD)
+    load_index = np.flatnonzero(stimulus.kind == Op.LOAD)
     if load_index.size:
         packed = pack_weight_load(params, stimulus.weights[load_index])
         for i, value in zip(load_index.tolist(), packed, strict=True):
@@ -149,6 +168,45 @@ class Expected:
     must_complete: list[bool]
 
 
+def _beat_tiles(params: ArrayParams, stimulus: Stimulus) -> np.ndarray:
+    """The tile ``(B, M, N)`` each op's beat multiplies: its own (stream dataflow) or, stationary, the tile of
+    the latest load before it (all-zero weights before the first load and after a reset)."""
+    if params.dataflow != "stationary":
+        return stimulus.weights
+    kind = stimulus.kind
+    # index of the tile in force for every op: the latest LOAD (or RESET, which loads zeros) before it
+    marks = np.where((kind == Op.LOAD) | (kind == Op.RESET), np.arange(len(kind)), -1)
+    current = np.maximum.accumulate(np.concatenate([[-1], marks]))[:-1]
+    zero_tile = np.zeros((1, params.rows, params.lanes), np.int64)
+    tiles_by_op = np.concatenate(
+        [zero_tile, np.where((kind == Op.RESET)[:, None, None], 0, stimulus.weights)]
+    )
+    return tiles_by_op[current + 1]
+
+
+def _segment_sums(
+    params: ArrayParams, stimulus: Stimulus, beat_tiles: np.ndarray, ops: range
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sums ``(R, M)`` of the reductions closed among ``ops`` (one segment, no reset inside it) and the
+    op index of each reduction's ``last`` beat."""
+    kind = stimulus.kind
+    sums: list[np.ndarray] = []
+    last_ops: list[int] = []
+    start = None
+    for op in ops:
+        if kind[op] != Op.BEAT:
+            continue
+        if start is None:
+            start = op
+        if stimulus.last[op]:
+            span = np.arange(start, op + 1)
+            span = span[kind[span] == Op.BEAT]
+            sums.append(reference_sums(params, stimulus.act[span], beat_tiles[span]))
+            last_ops.append(op)
+            start = None
+    return np.array(sums, np.int64).reshape(-1, params.rows), np.array(last_ops, np.int64)
+
+
 def expected_outputs(params: ArrayParams, stimulus: Stimulus) -> Expected:
     """The sums the array must produce for ``stimulus``, segment by segment.
 
@@ -156,42 +214,16 @@ def expected_outputs(params: ArrayParams, stimulus: Stimulus) -> Expected:
     a reset). A segment's outputs must all appear when the segment is the last one or ends in a draining
     reset; otherwise the reset may swallow the sums still in flight, so only a prefix is required.
     """
-    kind = stimulus.kind
-    if params.dataflow == "stationary":
-        # index of the tile in force for every op: the latest LOAD (or RESET, which loads zeros) before it
-        marks = np.where((kind == LOAD) | (kind == RESET), np.arange(len(kind)), -1)
-        current = np.maximum.accumulate(np.concatenate([[-1], marks]))[:-1]
-        zero_tile = np.zeros((1, params.rows, params.lanes), np.int64)
-        tiles_by_op = np.concatenate(
-            [zero_tile, np.where((kind == RESET)[:, None, None], 0, stimulus.weights)]
-        )
-        beat_tiles = tiles_by_op[current + 1]
-    else:
-        beat_tiles = stimulus.weights
-    sums: list[np.ndarray] = []
-    last_ops: list[np.ndarray] = []
-    must_complete: list[bool] = []
-    segment_sums: list[np.ndarray] = []
-    segment_last: list[int] = []
-    start = None
-    for op in range(len(kind) + 1):
-        if op == len(kind) or kind[op] == RESET:
-            sums.append(np.array(segment_sums, np.int64).reshape(-1, params.rows))
-            last_ops.append(np.array(segment_last, np.int64))
-            must_complete.append(op == len(kind) or bool(stimulus.drain[op]))
-            segment_sums, segment_last, start = [], [], None
-            continue
-        if kind[op] != BEAT:
-            continue
-        if start is None:
-            start = op
-        if stimulus.last[op]:
-            span = np.arange(start, op + 1)
-            span = span[kind[span] == BEAT]
-            segment_sums.append(reference_sums(params, stimulus.act[span], beat_tiles[span]))
-            segment_last.append(op)
-            start = None
-    return Expected(sums, last_ops, must_complete)
+    ops = len(stimulus)
+    beat_tiles = _beat_tiles(params, stimulus)
+    bounds = [-1, *np.flatnonzero(stimulus.kind == Op.RESET).tolist(), ops]
+    expected = Expected([], [], [])
+    for begin, end in zip(bounds[:-1], bounds[1:], strict=True):
+        sums, last_ops = _segment_sums(params, stimulus, beat_tiles, range(begin + 1, end))
+        expected.sums.append(sums)
+        expected.last_op.append(last_ops)
+        expected.must_complete.append(end == ops or bool(stimulus.drain[end]))
+    return expected
 
 
 # --- building stimulus ---------------------------------------------------------------------------------
@@ -286,6 +318,42 @@ def random_activations(params: ArrayParams, rng: np.random.Generator, shape: tup
     return np.where(extreme, rng.choice([params.act_min, params.act_max], size=shape), values)
 
 
+def _reduction_lengths(rng: np.random.Generator, total_beats: int, longest: int) -> list[int]:
+    """Random reduction lengths in 1..``longest`` beats until they add up to at least ``total_beats``."""
+    lengths: list[int] = []
+    total = 0
+    while total < total_beats:
+        lengths.append(int(rng.integers(1, longest + 1)))
+        total += lengths[-1]
+    return lengths
+
+
+def _with_random_loads(
+    params: ArrayParams, rng: np.random.Generator, act: np.ndarray, last: np.ndarray, load_prob: float
+) -> Stimulus:
+    """Stationary: the beats ``act`` / ``last`` with random tile loads interleaved (before the first beat,
+    before a reduction with probability ``load_prob``, now and then between the beats of a reduction)."""
+    n, m = params.lanes, params.rows
+    count = len(act)
+    starts = np.concatenate([[0], np.flatnonzero(last[:-1]) + 1])
+    load_before = np.zeros(count, bool)
+    load_before[starts] = rng.random(len(starts)) < load_prob
+    load_before |= rng.random(count) < 0.02
+    load_before[0] = True
+    loads = int(load_before.sum())
+    ops = count + loads
+    position = np.arange(count) + np.cumsum(load_before)  # op index of each beat
+    kind = np.full(ops, Op.LOAD, np.int8)
+    kind[position] = Op.BEAT
+    all_act = np.zeros((ops, n), np.int64)
+    all_act[position] = act
+    weights = np.zeros((ops, m, n), np.int64)
+    weights[kind == Op.LOAD] = random_weights(params, rng, (loads, m, n))
+    all_last = np.zeros(ops, bool)
+    all_last[position] = last
+    return Stimulus(kind, all_act, weights, all_last, np.zeros(ops, bool))
+
+
 def random_reductions(
     params: ArrayParams, rng: np.random.Generator, macs: int, *, max_beats: int = 24, load_prob: float = 0.3
 ) -> Stimulus:
@@ -296,31 +364,11 @@ def random_reductions(
     """
     n, m = params.lanes, params.rows
     longest = max(1, min(max_beats, params.max_beats))
-    total_beats = -(-macs // (n * m))
-    lengths = []
-    while sum(lengths) < total_beats:
-        lengths.append(int(rng.integers(1, longest + 1)))
+    lengths = _reduction_lengths(rng, -(-macs // (n * m)), longest)
     count = sum(lengths)
     act = random_activations(params, rng, (count, n))
     last = np.zeros(count, bool)
     last[np.cumsum(lengths) - 1] = True
     if params.dataflow == "stream":
         return beats(params, act, random_weights(params, rng, (count, m, n)), last)
-    # stationary: build the op list with numpy (loads interleaved before chosen beats)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    load_before = np.zeros(count, bool)
-    load_before[starts] = rng.random(len(starts)) < load_prob
-    load_before |= rng.random(count) < 0.02
-    load_before[0] = True
-    loads = int(load_before.sum())
-    ops = count + loads
-    position = np.arange(count) + np.cumsum(load_before)  # op index of each beat
-    kind = np.full(ops, LOAD, np.int8)
-    kind[position] = BEAT
-    all_act = np.zeros((ops, n), np.int64)
-    all_act[position] = act
-    weights = np.zeros((ops, m, n), np.int64)
-    weights[kind == LOAD] = random_weights(params, rng, (loads, m, n))
-    all_last = np.zeros(ops, bool)
-    all_last[position] = last
-    return Stimulus(kind, all_act, weights, all_last, np.zeros(ops, bool))
+    return _with_random_loads(params, rng, act, last, load_prob)

@@ -9,7 +9,6 @@ fewer, :data:`CONFIG_MACS`, as their reference model is slower).
 
 from __future__ import annotations
 
-import os
 import zlib
 
 import pytest
@@ -19,6 +18,7 @@ from hw.generate import verilog_for
 from hw.params import ArrayParams
 from sim.faults import sign_error_verilog
 from sim.runner import SimulationFailure, run_array
+from sim.settings import macs_overridden
 
 CONFIGS = {
     "t_n1_m4_signed_p0_stream": ArrayParams(
@@ -57,9 +57,9 @@ def config_seed(name: str) -> int:
 
 
 def config_macs(name: str) -> int | None:
-    """The random MACs of a configuration: ``BITNET_SIM_MACS`` when set, else :data:`CONFIG_MACS` or the
-    runner's default."""
-    return None if "BITNET_SIM_MACS" in os.environ else CONFIG_MACS.get(name)
+    """The random MACs the runner gets for a configuration: :data:`CONFIG_MACS` or None (the runner's
+    default), and None whenever the user set ``BITNET_SIM_MACS``, which then sizes every configuration."""
+    return None if macs_overridden() else CONFIG_MACS.get(name)
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -7,7 +7,8 @@ measured that way in a session. This simulator needs no compilation: it levelize
 cells once and then evaluates each level's cells of one type with one NumPy expression per cycle, so a
 cycle costs a few thousand array operations whatever the cell count.
 
-Semantics (the same as a Verilator run of the cell models of :mod:`energy.gates.cells`, which the tests check):
+Semantics (the same as a Verilator run of the cell models of :mod:`energy.gates.cells`, which the tests
+check):
 
 - every net holds 0 or 1; one evaluation per clock cycle: the flip-flops take their next state at the
   rising edge, the input ports take their new values at the same edge (as if driven by upstream registers
@@ -18,10 +19,10 @@ Semantics (the same as a Verilator run of the cell models of :mod:`energy.gates.
   ``function`` of the state. Flip-flops start at state 0 (the testbench resets the array first);
 - the clock net toggles twice per cycle.
 
-The driver (:func:`simulate`) offers a :class:`sim.stimulus.Stimulus` of beats and weight loads at full
-throughput (no idle cycles, output always ready), one operation at a time as :class:`sim.bench.Driver`
-does, and checks every output sum against the golden model (:func:`sim.stimulus.expected_outputs`), so the
-activity comes from a run that is proven bit-exact.
+The driver (:func:`simulate`, :func:`simulate_prepared`) runs a :class:`sim.protocol.PreparedStimulus` of
+beats and weight loads at full throughput (no idle cycles, output always ready) by the port rules of
+:mod:`sim.protocol`, the ones the cocotb bench (:class:`sim.bench.Driver`) follows, and checks every output
+sum against the model's, so the activity comes from a run that is proven bit-exact.
 """
 
 from __future__ import annotations
@@ -37,13 +38,17 @@ from energy.gates.cells import python_expression
 from energy.gates.circuit import Circuit
 from energy.gates.liberty import Cell
 from energy.gates.netlist import Instance
-from hw.layout import unpack_output
-from sim.stimulus import BEAT, LOAD, expected_outputs, payloads
-
-#: Cycles of synchronous reset before the stimulus.
-RESET_CYCLES = 2
-#: The clock and reset ports of every generated array.
-CLOCK_PORT, RESET_PORT = "clk", "rst"
+from hw.params import ArrayParams
+from sim.protocol import (
+    CLOCK_PORT,
+    OUTPUT_STREAM,
+    RESET_CYCLES,
+    RESET_PORT,
+    PreparedStimulus,
+    StreamPorts,
+    prepare,
+)
+from sim.stimulus import Op, Stimulus
 
 
 def _evaluator(function: str, names: list[str]) -> Callable[..., np.ndarray]:
@@ -198,77 +203,141 @@ class GateRun:
     outputs: int
 
 
-def simulate(simulator: GateSimulator, params, stimulus, *, clock_ps: float = 1000.0) -> GateRun:
-    """Run ``stimulus`` (beats and loads, no resets) through the netlist at full throughput, check every
-    output sum against the golden model, and count toggles per net from the first cycle after reset to
-    the cycle that delivers the last sum. Raises ``AssertionError`` naming the first wrong sum."""
-    if not np.isin(stimulus.kind, [BEAT, LOAD]).all():
-        raise ValueError("stimulus must hold beats and weight loads only (no resets)")
-    expected = expected_outputs(params, stimulus)
-    sums = expected.sums[0]
-    words = payloads(params, stimulus)
-    ports = {name: simulator.port(name) for name in ("rst", "i_stream__valid", "i_stream__payload")}
-    ports |= {
-        name: simulator.port(name) for name in ("o_stream__ready", "o_stream__valid", "i_stream__ready")
-    }
-    ports["o_stream__payload"] = simulator.port("o_stream__payload")
-    stationary = params.dataflow == "stationary"
-    if stationary:
-        for name in ("w_stream__valid", "w_stream__payload", "w_stream__ready"):
-            ports[name] = simulator.port(name)
-    values = simulator.values
-    values[ports["o_stream__ready"]] = True
-    values[ports["rst"]] = True
-    for _ in range(RESET_CYCLES):
-        simulator.settle()
-        simulator.clock()
-    values[ports["rst"]] = False
-    kinds = stimulus.kind.tolist()
-    toggles = np.zeros(len(values), np.int64)
-    previous = values.copy()
-    position = taken = cycles = beats_done = 0
-    limit = 20 * (len(kinds) + params.latency + 10)
-    while taken < len(sums):
-        cycles += 1
-        if cycles > limit:
+@dataclass(frozen=True)
+class _StreamNets:
+    """The net indices of one stream's ``valid``, ``ready`` and ``payload`` bits."""
+
+    valid: np.ndarray
+    ready: np.ndarray
+    payload: np.ndarray
+
+    @classmethod
+    def of(cls, simulator: GateSimulator, ports: StreamPorts) -> _StreamNets:
+        return cls(simulator.port(ports.valid), simulator.port(ports.ready), simulator.port(ports.payload))
+
+
+class _GateBench:
+    """One checked run of a prepared stimulus through a :class:`GateSimulator`, cycle by cycle."""
+
+    def __init__(self, simulator: GateSimulator, prepared: PreparedStimulus):
+        self.simulator = simulator
+        self.prepared = prepared
+        self.sums = prepared.sums
+        self.inputs = {kind: _StreamNets.of(simulator, ports) for kind, ports in prepared.streams.items()}
+        self.output = _StreamNets.of(simulator, OUTPUT_STREAM)
+        self.reset_nets = simulator.port(RESET_PORT)
+        self.limit = 20 * (len(prepared) + prepared.params.latency + 10)
+        self.toggles = np.zeros(len(simulator.values), np.int64)
+        self.previous = simulator.values.copy()
+        self.position = self.taken = self.cycles = self.beats = 0
+
+    @property
+    def done(self) -> bool:
+        return self.taken >= len(self.sums)
+
+    def reset(self) -> None:
+        """The output ready from now on; ``rst`` high for RESET_CYCLES cycles, then low."""
+        values = self.simulator.values
+        values[self.output.ready] = True
+        values[self.reset_nets] = True
+        for _ in range(RESET_CYCLES):
+            self.simulator.settle()
+            self.simulator.clock()
+        values[self.reset_nets] = False
+        self.previous = values.copy()
+
+    def cycle(self) -> None:
+        """One clock cycle: offer the current op, settle, count toggles, take the output, clock."""
+        self.cycles += 1
+        if self.cycles > self.limit:
             raise AssertionError(
-                f"{params.default_name()}: only {taken} of {len(sums)} sums after {limit} cycles"
+                f"{self.prepared.params.default_name()}: only {self.taken} of {len(self.sums)} sums "
+                f"after {self.limit} cycles"
             )
-        kind = kinds[position] if position < len(kinds) else None
-        values[ports["i_stream__valid"]] = kind == BEAT
-        if stationary:
-            values[ports["w_stream__valid"]] = kind == LOAD
-        if kind == BEAT:
-            values[ports["i_stream__payload"]] = _bits_of(words[position], len(ports["i_stream__payload"]))
-        elif kind == LOAD:
-            values[ports["w_stream__payload"]] = _bits_of(words[position], len(ports["w_stream__payload"]))
-        simulator.settle()
-        toggles += values != previous
-        previous[:] = values
-        if values[ports["o_stream__valid"]][0]:
-            got = unpack_output(params, _integer(values[ports["o_stream__payload"]]))
-            want = sums[taken]
-            if not np.array_equal(got, want):
-                rows = [r for r in range(params.rows) if got[r] != want[r]]
-                raise AssertionError(
-                    f"{params.default_name()}: gate-level sum {taken} wrong in rows {rows}: "
-                    f"expected {want[rows].tolist()} got {got[rows].tolist()}"
-                )
-            taken += 1
-        accepted = (kind == BEAT and values[ports["i_stream__ready"]][0]) or (
-            kind == LOAD and values[ports["w_stream__ready"]][0]
+        kind = self._offer()
+        self.simulator.settle()
+        self._count_toggles()
+        self._check_output()
+        self._accept(kind)
+        self.simulator.clock()
+
+    def _offer(self) -> Op | None:
+        """``valid`` high on the current op's stream only, with the op's payload on it."""
+        values = self.simulator.values
+        kind = self.prepared.kinds[self.position] if self.position < len(self.prepared) else None
+        for stream_kind, nets in self.inputs.items():
+            values[nets.valid] = stream_kind == kind
+        if kind in self.inputs:
+            payload = self.inputs[kind].payload
+            values[payload] = _bits_of(self.prepared.words[self.position], len(payload))
+        return kind
+
+    def _count_toggles(self) -> None:
+        values = self.simulator.values
+        self.toggles += values != self.previous
+        self.previous[:] = values
+
+    def _check_output(self) -> None:
+        """Take the output when it is valid (it is always ready) and compare it with the model's sums."""
+        values = self.simulator.values
+        if not values[self.output.valid][0]:
+            return
+        params = self.prepared.params
+        got = self.prepared.decode(_integer(values[self.output.payload]))
+        want = self.sums[self.taken]
+        if not np.array_equal(got, want):
+            rows = [r for r in range(params.rows) if got[r] != want[r]]
+            raise AssertionError(
+                f"{params.default_name()}: gate-level sum {self.taken} wrong in rows {rows}: "
+                f"expected {want[rows].tolist()} got {got[rows].tolist()}"
+            )
+        self.taken += 1
+
+    def _accept(self, kind: Op | None) -> None:
+        """The offered op completes at this edge when its stream is ready."""
+        nets = self.inputs.get(kind)
+        if nets is not None and self.simulator.values[nets.ready][0]:
+            self.beats += kind is Op.BEAT
+            self.position += 1
+
+    def activity(self, clock_ps: float) -> Activity:
+        """The toggles per net (the clock: two per cycle) over the run's window."""
+        counts = Counter(
+            {
+                name: int(t)
+                for name, t in zip(self.simulator.net_names, self.toggles.tolist(), strict=True)
+                if t and not name.startswith("<")  # the internal constant and scratch nets
+            }
         )
-        if accepted:
-            beats_done += kind == BEAT
-            position += 1
-        simulator.clock()
-    counts = Counter(
-        {
-            name: int(t)
-            for name, t in zip(simulator.net_names, toggles.tolist(), strict=True)
-            if t and not name.startswith("<")  # the internal constant and scratch nets
-        }
-    )
-    counts[CLOCK_PORT] = 2 * cycles
-    activity = Activity(counts, 0.0, cycles * clock_ps)
-    return GateRun(activity, cycles, beats_done, taken)
+        counts[CLOCK_PORT] = 2 * self.cycles
+        return Activity(counts, 0.0, self.cycles * clock_ps)
+
+
+def _check_beats_and_loads(kind: np.ndarray) -> None:
+    if not np.isin(kind, [Op.BEAT, Op.LOAD]).all():
+        raise ValueError("stimulus must hold beats and weight loads only (no resets)")
+
+
+def simulate_prepared(
+    simulator: GateSimulator, prepared: PreparedStimulus, *, clock_ps: float = 1000.0
+) -> GateRun:
+    """Run ``prepared`` (beats and loads, no resets; :func:`sim.protocol.prepare`) through the netlist at
+    full throughput, check every output sum against the model's, and count toggles per net from the first
+    cycle after reset to the cycle that delivers the last sum. Raises ``AssertionError`` naming the first
+    wrong sum."""
+    if not isinstance(prepared, PreparedStimulus):
+        raise TypeError(f"prepared must be a sim.protocol.PreparedStimulus, got {type(prepared).__name__}")
+    _check_beats_and_loads(prepared.stimulus.kind)
+    bench = _GateBench(simulator, prepared)
+    bench.reset()
+    while not bench.done:
+        bench.cycle()
+    return GateRun(bench.activity(clock_ps), bench.cycles, bench.beats, bench.taken)
+
+
+def simulate(
+    simulator: GateSimulator, params: ArrayParams, stimulus: Stimulus, *, clock_ps: float = 1000.0
+) -> GateRun:
+    """:func:`simulate_prepared` on ``stimulus`` prepared for ``params`` (:func:`sim.protocol.prepare`)."""
+    _check_beats_and_loads(stimulus.kind)
+    return simulate_prepared(simulator, prepare(params, stimulus), clock_ps=clock_ps)

@@ -17,7 +17,7 @@ import numpy as np
 from hw.params import ArrayParams
 from model.fp16 import to_bits
 from model.quant import quantize_activations, quantize_weights
-from sim.stimulus import BEAT, LOAD, Stimulus, beats, concat, load
+from sim.stimulus import Op, Stimulus, beats, concat, load
 
 #: Standard deviation of the FP16 array's Gaussian weights (its activations are N(0, 1)).
 FP16_WEIGHT_STD = 2 / 100  # 0.02 (as a ratio: the energy tests flag literals equal to table energies)
@@ -87,7 +87,7 @@ def activity_stimulus(params: ArrayParams, rng: np.random.Generator, beats_total
 
 def weight_zero_fraction(params: ArrayParams, stimulus: Stimulus) -> float:
     """The share of zero weights the array saw: in the beats (stream) or in the loaded tiles (stationary)."""
-    kind = BEAT if params.dataflow == "stream" else LOAD
+    kind = Op.BEAT if params.dataflow == "stream" else Op.LOAD
     return float(np.mean(stimulus.weights[stimulus.kind == kind] == 0))
 
 
