@@ -30,22 +30,15 @@ arithmetic, so no net of that lane's product or negation toggles, whatever its a
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from amaranth.hdl import Module, Mux, ResetSignal, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 
-from hw.fp16 import Fp16TreeBuilder, adder, multiplier
+from hw.fp16 import adder, adder_tree, multiplier
 from hw.layout import array_signature, input_layout, ternary_code_layout
-from hw.params import (
-    DEFAULT_DATAFLOW,
-    DEFAULT_MAX_K,
-    DEFAULT_PIPELINE,
-    DEFAULT_TREE,
-    ArrayParams,
-    Pipeline,
-)
-from hw.tree import PipelinedTreeBuilder, Term
+from hw.params import ArrayParams
+from hw.tree import PipelinedTreeBuilder
 from model.fp16 import FP16_BITS, NEGATIVE_ZERO
 
 _COMMON_DOC = """
@@ -67,6 +60,9 @@ _COMMON_DOC = """
         Tree micro-architecture (see :mod:`hw.params`).
     dataflow : str
         ``"stream"`` (weights in every input beat) or ``"stationary"`` (tiles loaded through ``w_stream``).
+    **parameters
+        The keywords above are the fields of :class:`hw.params.ArrayParams` after ``lanes`` and ``rows``,
+        passed on to it: any field of it is accepted by keyword, except ``array``, fixed by the class.
 
     Raises
     ------
@@ -99,40 +95,35 @@ class MacArray(wiring.Component):
     :class:`hw.tree.PipelinedTreeBuilder` so that the pipeline registers land where
     :attr:`hw.params.ArrayParams.register_levels` says). The ports, layouts, latency and accumulator
     control are shared, so every array has the same interface; an array with another number format also
-    overrides ``TREE_BUILDER``, :meth:`_accumulator` and :meth:`_accumulate`.
+    overrides :meth:`_accumulator` and :meth:`_accumulate`, and one with options of its own (not
+    :class:`hw.params.ArrayParams` fields) :meth:`_check_arguments`.
+
+    The constructor takes ``lanes``, ``rows`` and the other :class:`hw.params.ArrayParams` fields by
+    keyword. Bad arguments are refused before the component exists (in ``__new__``), so no half-built
+    elaboratable is left for Amaranth to report as "created but never used".
     """
 
     ARRAY: ClassVar[str]
-    #: The tree builder class the rows are built with.
-    TREE_BUILDER: ClassVar[type[PipelinedTreeBuilder]] = PipelinedTreeBuilder
 
-    def __init__(
-        self,
-        lanes: int,
-        rows: int,
-        *,
-        act_width: int | None = None,
-        max_k: int = DEFAULT_MAX_K,
-        pipeline: Pipeline = DEFAULT_PIPELINE,
-        tree: str = DEFAULT_TREE,
-        dataflow: str = DEFAULT_DATAFLOW,
-    ):
-        try:
-            self._params = ArrayParams(
-                array=self.ARRAY,
-                lanes=lanes,
-                rows=rows,
-                act_width=act_width,
-                max_k=max_k,
-                pipeline=pipeline,
-                tree=tree,
-                dataflow=dataflow,
-            )
-        except (TypeError, ValueError):
-            self._MustUse__silence = True  # never built: no "created but never used" warning for it
-            raise
+    def __new__(cls, lanes: int, rows: int, **parameters: object) -> Self:
+        cls._check_arguments(lanes, rows, **parameters)
+        # src_loc_at=1: Amaranth attributes the component to our caller, as for a plain construction
+        return super().__new__(cls, src_loc_at=1)
+
+    def __init__(self, lanes: int, rows: int, **parameters: object):
+        self._params = self._check_arguments(lanes, rows, **parameters)
         self._nodes: dict[str, Value] | None = None
         super().__init__(array_signature(self._params))
+
+    @classmethod
+    def _check_arguments(cls, lanes: int, rows: int, **parameters: object) -> ArrayParams:
+        """The validated parameters of ``cls(lanes, rows, **parameters)``; ``TypeError`` / ``ValueError``
+        naming a bad one. Subclasses with options of their own check and remove them here."""
+        if "array" in parameters:
+            raise TypeError(
+                f"array is fixed by {cls.__name__} ({cls.ARRAY!r}), got array={parameters['array']!r}"
+            )
+        return ArrayParams(array=cls.ARRAY, lanes=lanes, rows=rows, **parameters)
 
     @classmethod
     def from_params(cls, params: ArrayParams, **options: object) -> MacArray:
@@ -154,21 +145,24 @@ class MacArray(wiring.Component):
         """One weight of the tile as the product level reads it (``bits``: its slice of the port)."""
         raise NotImplementedError  # pragma: no cover
 
-    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Term:
-        """Build row ``row``'s product level and tree over ``act[i]`` and ``weights[i]``; return the root."""
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Value:
+        """Build row ``row``'s product level and tree over ``act[i]`` and ``weights[i]``; return the root's
+        value (the row's sum of one beat, as :meth:`_accumulate` takes it)."""
         raise NotImplementedError  # pragma: no cover
 
     def _accumulator(self, row: int) -> Signal:
         """Row ``row``'s accumulator register; its ``init`` is also the value a ``last`` beat clears it to."""
         return Signal(signed(self._params.acc_width), name=f"r{row}_acc")
 
-    def _accumulate(self, m: Module, row: int, acc: Signal, root: Term) -> Value:
+    def _accumulate(self, m: Module, row: int, acc: Signal, root: Value) -> Value:
         """``acc + root``, the accumulator stage's sum (integers: modular, cannot overflow by ``max_k``)."""
-        return (acc + root.value)[: self._params.acc_width].as_signed()
+        return (acc + root)[: self._params.acc_width].as_signed()
 
     @property
     def nodes(self) -> dict[str, Value]:
-        """The named datapath signals of the last elaboration (tree nodes, gated lanes, accumulators).
+        """The named datapath signals of the last elaboration (tree nodes, gated lanes, accumulators) and
+        the handshake registers (``out_valid``: the output register holds sums not yet taken;
+        ``s<k>_valid``, ``s<k>_last``: pipeline stage ``k`` holds a beat, a ``last`` one).
 
         For testbenches and toggle studies, e.g. ``nodes["r0_l0_3"]`` (row 0, level 0, lane 3). Raises
         ``RuntimeError`` before the array has been elaborated (by a simulator or the Verilog backend).
@@ -238,7 +232,7 @@ class MacArray(wiring.Component):
             m.d.comb += advance.eq(~(valid[-1] & last[-1] & out_valid & ~o_stream.ready))
 
         # --- the trees ---
-        builder = self.TREE_BUILDER(m, p.register_levels, enables, cap=p.tree_sum_width)
+        builder = PipelinedTreeBuilder(m, p.register_levels, enables, cap=p.tree_sum_width)
         roots = [self._row_sum(builder, r, acts, weights[r]) for r in range(p.rows)]
         builder.elaborate_registers()
 
@@ -247,7 +241,8 @@ class MacArray(wiring.Component):
             m.d.sync += out_valid.eq(1)
         with m.Elif(o_stream.ready):
             m.d.sync += out_valid.eq(0)
-        nodes = builder.nodes
+        nodes = dict(builder.nodes)
+        nodes.update((signal.name, signal) for signal in (out_valid, *valid[1:], *last[1:]))
         for r, root in enumerate(roots):
             acc = self._accumulator(r)
             nodes[acc.name] = acc
@@ -288,7 +283,7 @@ class TernaryMacArray(MacArray):
     def _weight(self, bits: Value) -> data.View:
         return data.View(ternary_code_layout(), bits)
 
-    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Term:
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Value:
         p = self._params
         lo, hi = p.act_min, p.act_max
         if p.tree == "signed":
@@ -301,7 +296,7 @@ class TernaryMacArray(MacArray):
                 leaves.append(builder.node(name, Mux(code.negative, negated, gated), lo, -lo))
                 names.append(name)
             root, _ = builder.reduce(builder.stage(0, leaves, names), f"r{row}")
-            return root
+            return root.value
         # split
         sides = {}
         for side, select in (
@@ -319,7 +314,7 @@ class TernaryMacArray(MacArray):
         name = f"r{row}_diff"
         diff = builder.node(name, pos.value - neg.value, pos.lo - neg.hi, pos.hi - neg.lo)
         (diff,) = builder.stage(level, [diff], [name])
-        return diff
+        return diff.value
 
 
 class Int8MacArray(MacArray):
@@ -339,7 +334,7 @@ class Int8MacArray(MacArray):
     def _weight(self, bits: Value) -> Value:
         return bits.as_signed()
 
-    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Term:
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Value:
         p = self._params
         lo, hi = p.product_range
         leaves, names = [], []
@@ -348,7 +343,7 @@ class Int8MacArray(MacArray):
             leaves.append(builder.node(name, act[i] * weights[i], lo, hi))
             names.append(name)
         root, _ = builder.reduce(builder.stage(0, leaves, names), f"r{row}")
-        return root
+        return root.value
 
 
 class Fp16MacArray(MacArray):
@@ -409,29 +404,33 @@ class Fp16MacArray(MacArray):
     """
 
     ARRAY = "fp16"
-    TREE_BUILDER = Fp16TreeBuilder
 
     def __init__(self, lanes: int, rows: int, *, unit_modules: bool = False, **parameters: object):
-        if not isinstance(unit_modules, bool):
-            self._MustUse__silence = True  # never built: no "created but never used" warning for it
-            raise TypeError(f"unit_modules must be a bool, not {type(unit_modules).__name__}")
         self._unit_modules = unit_modules
         super().__init__(lanes, rows, **parameters)
+
+    @classmethod
+    def _check_arguments(
+        cls, lanes: int, rows: int, *, unit_modules: bool = False, **parameters: object
+    ) -> ArrayParams:
+        if not isinstance(unit_modules, bool):
+            raise TypeError(f"unit_modules must be a bool, not {type(unit_modules).__name__}")
+        return super()._check_arguments(lanes, rows, **parameters)
 
     def _weight(self, bits: Value) -> Value:
         return bits
 
-    def _row_sum(self, builder: Fp16TreeBuilder, row: int, act: list[Value], weights: list) -> Value:
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Value:
         leaves, names = [], []
         for i in range(self._params.lanes):
             name = f"r{row}_l0_{i}"
             product = multiplier(
                 builder.module, act[i].as_unsigned(), weights[i], name, unit_modules=self._unit_modules
             )
-            leaves.append(builder.float_leaf(name, product))
+            leaves.append(builder.add_node(name, product))
             names.append(name)
-        leaves = builder.float_stage(0, leaves, names)
-        return builder.float_reduce(leaves, f"r{row}", unit_modules=self._unit_modules)
+        leaves = builder.stage(0, leaves, names)
+        return adder_tree(builder, leaves, f"r{row}", unit_modules=self._unit_modules)
 
     def _accumulator(self, row: int) -> Signal:
         return Signal(unsigned(FP16_BITS), init=NEGATIVE_ZERO, name=f"r{row}_acc")

@@ -35,14 +35,15 @@ Datapath
     are ``-0``.
 
 Netlist discipline. The generated Verilog must be ``verilator -Wall`` clean under the waivers of
-:mod:`hw.lint` and free of duplicated logic, so: every value used more than once is a named wire driven by
+:mod:`sim.lint` and free of duplicated logic, so: every value used more than once is a named wire driven by
 one operator of exactly its width (Amaranth re-emits an unnamed expression at each use, and a named slice
 or concatenation is only an alias the logic does not read); arithmetic and comparisons take operands of
 equal widths (Yosys writes zero-extended operands at their own width); and no gate gets a constant input
 (known-zero bits are folded in Python). Wires are named ``<unit>_<what>``.
 
 :class:`Fp16Multiplier` and :class:`Fp16Adder` wrap one unit each as a component (for unit tests and
-stand-alone synthesis); :class:`Fp16TreeBuilder` builds the pipelined binary16 adder trees of the array.
+stand-alone synthesis); :func:`adder_tree` builds the pipelined binary16 adder trees of the array with
+the pairing and register placement of :class:`hw.tree.PipelinedTreeBuilder`.
 """
 
 from __future__ import annotations
@@ -358,48 +359,30 @@ def adder(m: Module, a: Value, b: Value, name: str, *, unit_modules: bool) -> Si
     return fp16_add(m, a, b, name)
 
 
-class Fp16TreeBuilder(PipelinedTreeBuilder):
-    """The pipelined binary16 adder trees of an FP16 array: the pairing and register placement of
-    :class:`hw.tree.PipelinedTreeBuilder`, with 16-bit unsigned bit-pattern nodes and binary16 adders.
+def adder_tree(
+    builder: PipelinedTreeBuilder, leaves: Sequence[Value], prefix: str, *, unit_modules: bool = False
+) -> Value:
+    """The pipelined binary16 adder tree over the level-0 ``leaves``; returns its root.
 
-    Node ``j`` of level ``k`` is ``<prefix>_l<k>_<j> = node[k-1][2j] + node[k-1][2j+1]``; an odd last node
-    passes through, and a registered level registers every live node (``<name>_q``), as in the integer
-    trees.
+    The pairing and the register placement are those of the integer trees
+    (:meth:`hw.tree.PipelinedTreeBuilder.reduce`, here with binary16 :func:`adder` nodes): node ``j`` of
+    level ``k`` is ``<prefix>_l<k>_<j> = node[k-1][2j] + node[k-1][2j+1]``, an odd last node passes
+    through, and a registered level registers every live node (``<name>_q``, 16 bits).
+
+    Parameters
+    ----------
+    builder : PipelinedTreeBuilder
+        The array's tree builder (its module, register levels and stage enables).
+    leaves : sequence of Value
+        The 16-bit products, already through :meth:`~hw.tree.PipelinedTreeBuilder.stage` for level 0.
+    prefix : str
+        The prefix of the node names.
+    unit_modules : bool
+        Build every adder as a submodule (see :func:`adder`).
     """
 
-    def float_stage(self, level: int, values: Sequence[Value], names: Sequence[str]) -> list[Value]:
-        """The values leaving ``level``: registered copies (``<name>_q``) if ``level`` is registered."""
-        stage = self._stage_of_level.get(level)
-        if stage is None:
-            return list(values)
-        registered = []
-        for value, name in zip(values, names, strict=True):
-            register = Signal(unsigned(FP16_BITS), name=f"{name}_q")
-            self._nodes[register.name] = register
-            self._registers[stage].append((register, value))
-            registered.append(register)
-        return registered
+    def combine(name: str, a: Value, b: Value) -> Value:
+        return builder.add_node(name, adder(builder.module, a, b, name, unit_modules=unit_modules))
 
-    def float_leaf(self, name: str, value: Signal) -> Signal:
-        """Record a level-0 node (a multiplier output) under its name."""
-        self._nodes[name] = value
-        return value
-
-    def float_reduce(self, leaves: Sequence[Value], prefix: str, *, unit_modules: bool = False) -> Value:
-        """Sum the level-0 ``leaves`` (already through :meth:`float_stage` for level 0) pairwise (adders as
-        submodules with ``unit_modules``, see :func:`adder`)."""
-        values, level = list(leaves), 0
-        while len(values) > 1:
-            level += 1
-            summed, names = [], []
-            for j in range(0, len(values), 2):
-                name = f"{prefix}_l{level}_{j // 2}"
-                if j + 1 < len(values):
-                    node = adder(self.module, values[j], values[j + 1], name, unit_modules=unit_modules)
-                    self._nodes[name] = node
-                    summed.append(node)
-                else:
-                    summed.append(values[j])
-                names.append(name)
-            values = self.float_stage(level, summed, names)
-        return values[0]
+    root, _ = builder.reduce(leaves, prefix, combine=combine)
+    return root

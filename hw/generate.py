@@ -7,44 +7,34 @@ default. Invalid parameters give one line on stderr and exit status 2.
 
 The Verilog is Amaranth's (``amaranth.back.verilog.convert`` with ``emit_src=False`` and internal
 attributes stripped: no source locations, no paths of the machine that built it) behind a comment block
-with the parameters, the interface and the generator version. One identifier that Yosys' Verilog
-writer names after its own source line (``$auto$verilog_backend.cc:<line>:dump_module$<n>``, a dummy
-that makes ``always @*`` blocks evaluate at time zero) is renamed ``$auto$init$<n>``. The output is a
-pure function of the parameters and the tool versions named in the header: regenerating it gives the
-same bytes. Each file holds exactly one module, named like the file.
+with the parameters, the interface, the integration notes of :mod:`hw.integration` (weight codes, reset
+and power-up, handshake, backpressure, latency counting, the longest reduction and its padding) and the
+generator version. One identifier that Yosys' Verilog writer names after its own source line
+(``$auto$verilog_backend.cc:<line>:dump_module$<n>``, a dummy that makes ``always @*`` blocks evaluate
+at time zero) is renamed ``$auto$init$<n>``. The output is a pure function of the parameters and the
+tool versions named in the header: regenerating it gives the same bytes. Each file holds exactly one
+module, named like the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
+import inspect
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import amaranth
 from amaranth.back import verilog
 
 from hw.arrays import build_array
+from hw.integration import integration_notes
 from hw.layout import port_fields
-from hw.params import (
-    ARRAY_TREES,
-    ARRAYS,
-    DATAFLOWS,
-    DEFAULT_ACT_WIDTHS,
-    DEFAULT_ARRAY,
-    DEFAULT_DATAFLOW,
-    DEFAULT_LANES,
-    DEFAULT_MAX_K,
-    DEFAULT_PIPELINE,
-    DEFAULT_ROWS,
-    DEFAULT_TREE,
-    GENERATOR_VERSION,
-    TREES,
-    ArrayParams,
-    Pipeline,
-)
+from hw.params import GENERATOR_VERSION, ArrayParams
 from model.cli import OneLineErrorParser
 from model.encoding import NEGATIVE_BIT, NONZERO_BIT
 
@@ -97,13 +87,15 @@ def check_module_name(name: object) -> str:
     return name
 
 
+def option_name(field: dataclasses.Field) -> str:
+    """The command-line option of an :class:`ArrayParams` field: ``act_width`` -> ``--act-width``."""
+    return "--" + field.name.replace("_", "-")
+
+
 def regenerate_command(params: ArrayParams, name: str) -> str:
-    """The ``python -m hw.generate`` command line that writes this module."""
-    return (
-        f"python -m hw.generate --array {params.array} --lanes {params.lanes} --rows {params.rows} "
-        f"--act-width {params.act_width} --max-k {params.max_k} --pipeline {params.pipeline} "
-        f"--tree {params.tree} --dataflow {params.dataflow} --name {name}"
-    )
+    """The ``python -m hw.generate`` command line that writes this module: every parameter, in field order."""
+    options = " ".join(f"{option_name(field)} {getattr(params, field.name)}" for field in _fields())
+    return f"python -m hw.generate {options} --name {name}"
 
 
 def _field_note(params: ArrayParams, field: str, lo: int) -> str:
@@ -132,8 +124,7 @@ def describe(params: ArrayParams, name: str) -> list[str]:
     registers = ", ".join(map(str, p.register_levels)) or "none"
     lines = [
         f"{name}: {p.array} MAC array ({_CLASS_NAMES[p.array]}), {p.rows} rows x {p.lanes} lanes",
-        f"parameters: array={p.array} lanes={p.lanes} rows={p.rows} act_width={p.act_width} max_k={p.max_k} "
-        f"pipeline={p.pipeline} tree={p.tree} dataflow={p.dataflow}",
+        "parameters: " + " ".join(f"{key}={value}" for key, value in p.as_dict().items()),
     ]
     if p.is_float:
         lines += [
@@ -189,6 +180,7 @@ def header(params: ArrayParams, name: str) -> str:
     """The comment block that starts every generated file."""
     body = [
         *describe(params, name),
+        *integration_notes(params),
         f"generator: {generator_version()}",
         f"regenerate: {regenerate_command(params, name)}",
     ]
@@ -210,95 +202,74 @@ def verilog_for(params: ArrayParams, *, name: str | None = None, unit_modules: b
     return header(params, name) + text
 
 
-def generate_verilog(
-    array: str = DEFAULT_ARRAY,
-    lanes: int = DEFAULT_LANES,
-    rows: int = DEFAULT_ROWS,
-    *,
-    act_width: int | None = None,
-    max_k: int = DEFAULT_MAX_K,
-    pipeline: Pipeline = DEFAULT_PIPELINE,
-    tree: str = DEFAULT_TREE,
-    dataflow: str = DEFAULT_DATAFLOW,
-    name: str | None = None,
-) -> str:
-    """The Verilog of one MAC array; the parameters are those of :class:`hw.params.ArrayParams`.
+def _fields() -> tuple[dataclasses.Field, ...]:
+    """The fields of :class:`ArrayParams`, looked up at each call (the one list of the parameters)."""
+    return dataclasses.fields(ArrayParams)
+
+
+def generate_verilog(*args: object, name: str | None = None, **parameters: object) -> str:
+    """The Verilog of one MAC array; the parameters are those of :class:`hw.params.ArrayParams`, in its
+    field order (``generate_verilog("int8", 3, 2, pipeline="full")``), and ``name`` is the module name.
 
     Raises ``TypeError`` / ``ValueError`` naming a bad parameter (``name`` must be a Verilog identifier).
     """
-    params = ArrayParams(
-        array=array,
-        lanes=lanes,
-        rows=rows,
-        act_width=act_width,
-        max_k=max_k,
-        pipeline=pipeline,
-        tree=tree,
-        dataflow=dataflow,
-    )
-    return verilog_for(params, name=name)
+    return verilog_for(ArrayParams(*args, **parameters), name=name)
+
+
+def _parameters_signature() -> inspect.Signature:
+    """``generate_verilog``'s signature spelled out from the fields (for ``help()`` and editors)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [inspect.Parameter(f.name, kind, default=f.default, annotation=f.type) for f in _fields()]
+    name = inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None")
+    return inspect.Signature([*parameters, name], return_annotation="str")
+
+
+generate_verilog.__signature__ = _parameters_signature()  # type: ignore[attr-defined]
 
 
 # --- command line ----------------------------------------------------------------------------------------
 
 
-def _pipeline_arg(text: str) -> Pipeline:
-    if text == "full":
-        return "full"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or 'full', got {text!r}") from None
+def _option_type(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """The argparse ``type`` of a field's ``parse``: ``int`` and ``str`` as they are (argparse's own
+    messages), any other function with its ``ValueError`` message as the option's error."""
+    if parse in (int, str):
+        return parse
+
+    def convert(text: str) -> object:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
 
 
 def add_array_arguments(parser: argparse.ArgumentParser) -> None:
-    """The array parameters as options (``--array``, ``--lanes``, ... ``--dataflow``), for every CLI."""
-    trees = "; ".join(f"{array}: {', '.join(trees)}" for array, trees in ARRAY_TREES.items())
-    parser.add_argument("--array", choices=ARRAYS, default=DEFAULT_ARRAY, help="array kind")
-    parser.add_argument("--lanes", type=int, default=DEFAULT_LANES, help="N: activations per beat (>= 1)")
-    parser.add_argument(
-        "--rows", type=int, default=DEFAULT_ROWS, help="M: output channels in parallel (>= 1)"
-    )
-    parser.add_argument(
-        "--act-width",
-        type=int,
-        default=argparse.SUPPRESS,  # absent: the array kind's width (hw.params.DEFAULT_ACT_WIDTHS)
-        help=f"activation bits: signed, 2..16, for ternary and int8 (default: {DEFAULT_ACT_WIDTHS['int8']}); "
-        f"binary16 for fp16, {DEFAULT_ACT_WIDTHS['fp16']} (its default and only width)",
-    )
-    parser.add_argument(
-        "--max-k",
-        type=int,
-        default=DEFAULT_MAX_K,
-        help="longest K-reduction in activation elements; sizes the accumulator so it cannot overflow "
-        "(fp16: a host-side limit only)",
-    )
-    parser.add_argument(
-        "--pipeline",
-        type=_pipeline_arg,
-        default=DEFAULT_PIPELINE,
-        help="tree registers: 0 (combinational) up to one per tree level, or 'full'",
-    )
-    parser.add_argument(
-        "--tree", choices=TREES, default=DEFAULT_TREE, help=f"tree micro-architecture ({trees})"
-    )
-    parser.add_argument(
-        "--dataflow", choices=DATAFLOWS, default=DEFAULT_DATAFLOW, help="weights per beat, or a loaded tile"
-    )
+    """The array parameters as options (``--array``, ``--lanes``, ... ``--dataflow``), for every CLI.
+
+    One option per :class:`ArrayParams` field (:func:`option_name`), with the field's default, help text,
+    choices and conversion (its ``metadata``). A field whose default is ``None`` (``act_width``: the array
+    kind's width) is left out of the namespace when the option is absent, so that the field's own rule
+    applies; the help text then states the default.
+    """
+    for field in _fields():
+        meta = field.metadata
+        parser.add_argument(
+            option_name(field),
+            type=_option_type(meta["parse"]),
+            choices=meta["choices"],
+            default=argparse.SUPPRESS if field.default is None else field.default,
+            help=meta["help"],
+        )
 
 
 def params_from_arguments(args: argparse.Namespace) -> ArrayParams:
-    """The :class:`ArrayParams` named by options added with :func:`add_array_arguments`."""
-    return ArrayParams(
-        array=args.array,
-        lanes=args.lanes,
-        rows=args.rows,
-        act_width=getattr(args, "act_width", None),
-        max_k=args.max_k,
-        pipeline=args.pipeline,
-        tree=args.tree,
-        dataflow=args.dataflow,
-    )
+    """The :class:`ArrayParams` named by options added with :func:`add_array_arguments` (an option left
+    out of ``args`` takes the field's default)."""
+    values = {field.name: getattr(args, field.name) for field in _fields() if hasattr(args, field.name)}
+    return ArrayParams(**values)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -71,8 +71,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from numbers import Integral
-from typing import Literal
+from typing import Any, Literal
 
 from model.bitlinear import MAX_IN_FEATURES_INT32
 from model.encoding import CODE_BITS
@@ -109,6 +110,63 @@ DEFAULT_DATAFLOW = "stream"
 MIN_ACT_WIDTH, MAX_ACT_WIDTH = 2, 16
 
 Pipeline = int | Literal["full"]
+
+#: The metadata every :class:`ArrayParams` field carries (:func:`parameter`), read by the command lines
+#: (:func:`hw.generate.add_array_arguments`), the Verilog header and :meth:`ArrayParams.default_name`.
+#: ``"help"``: the option's help text; ``"parse"``: the conversion of the option's text (``int``, ``str``
+#: or a function raising ``ValueError``); ``"choices"``: the allowed strings or ``None``; ``"in_name"``: a
+#: format string with one ``{}``, the parameter's part of the default module name.
+PARAMETER_METADATA = ("help", "parse", "choices", "in_name")
+
+
+def parse_pipeline(text: str) -> Pipeline:
+    """``"full"`` or the integer ``text`` spells: the text of a ``--pipeline`` option."""
+    if text == "full":
+        return "full"
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected an integer or 'full', got {text!r}") from None
+
+
+def parameter(
+    default: object,
+    *,
+    help: str,
+    in_name: str,
+    parse: Callable[[str], object] = int,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A field of :class:`ArrayParams` with the metadata :data:`PARAMETER_METADATA` describes.
+
+    Parameters
+    ----------
+    default : object
+        The field's default; ``None`` means "derived from the other fields" (the option is then optional
+        with no default of its own).
+    help : str
+        The command-line help text (without the default, which the CLIs add).
+    in_name : str
+        The parameter's part of :meth:`ArrayParams.default_name`, a format string with one ``{}``.
+    parse : callable
+        Converts an option's text to the field's value; ``ValueError`` on bad text.
+    choices : tuple of str, optional
+        The allowed values of a string parameter.
+    """
+    if not isinstance(help, str) or not help:
+        raise TypeError(f"help must be a non-empty string, got {help!r}")
+    if not isinstance(in_name, str):
+        raise TypeError(f"in_name must be a string, got {in_name!r}")
+    if in_name.count("{}") != 1:
+        raise ValueError(f"in_name must be a format string with exactly one {{}}, got {in_name!r}")
+    if not callable(parse):
+        raise TypeError(f"parse must be callable, got {parse!r}")
+    metadata = {"help": help, "parse": parse, "choices": choices, "in_name": in_name}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _trees_help() -> str:
+    return "; ".join(f"{array}: {', '.join(trees)}" for array, trees in ARRAY_TREES.items())
 
 
 def signed_width(lo: int, hi: int) -> int:
@@ -156,16 +214,51 @@ class ArrayParams:
     Raises ``TypeError`` for a parameter of the wrong type and ``ValueError`` for a value out of range; each
     message names the parameter. ``pipeline="full"`` is stored as the number of tree levels, and
     ``act_width=None`` as the array kind's width (:data:`DEFAULT_ACT_WIDTHS`: 8, or 16 for fp16).
+
+    The fields are the one list of the array parameters: each is declared with :func:`parameter`, whose
+    metadata (:data:`PARAMETER_METADATA`) gives its command-line option (``--act-width`` for
+    ``act_width``), help text and text conversion, and its part of :meth:`default_name`. The CLIs, the
+    Verilog header, :func:`hw.generate.generate_verilog` and the array constructors all derive from
+    ``dataclasses.fields(ArrayParams)``, so a new parameter is one new field here (plus its validation in
+    ``__post_init__``).
     """
 
-    array: str = DEFAULT_ARRAY
-    lanes: int = DEFAULT_LANES
-    rows: int = DEFAULT_ROWS
-    act_width: int | None = None  # None: the array kind's default; always an int once constructed
-    max_k: int = DEFAULT_MAX_K
-    pipeline: Pipeline = DEFAULT_PIPELINE
-    tree: str = DEFAULT_TREE
-    dataflow: str = DEFAULT_DATAFLOW
+    array: str = parameter(DEFAULT_ARRAY, help="array kind", in_name="{}_mac", parse=str, choices=ARRAYS)
+    lanes: int = parameter(DEFAULT_LANES, help="N: activations per beat (>= 1)", in_name="n{}")
+    rows: int = parameter(DEFAULT_ROWS, help="M: output channels in parallel (>= 1)", in_name="m{}")
+    act_width: int | None = parameter(  # None: the array kind's default; always an int once constructed
+        None,
+        help=f"activation bits: signed, {MIN_ACT_WIDTH}..{MAX_ACT_WIDTH}, for ternary and int8 (default: "
+        f"{DEFAULT_ACT_WIDTHS['int8']}); binary16 for fp16, {DEFAULT_ACT_WIDTHS['fp16']} (its default and "
+        "only width)",
+        in_name="a{}",
+    )
+    max_k: int = parameter(
+        DEFAULT_MAX_K,
+        help="longest K-reduction in activation elements; sizes the accumulator so it cannot overflow "
+        "(fp16: a host-side limit only)",
+        in_name="k{}",
+    )
+    pipeline: Pipeline = parameter(
+        DEFAULT_PIPELINE,
+        help="tree registers: 0 (combinational) up to one per tree level, or 'full'",
+        in_name="p{}",
+        parse=parse_pipeline,
+    )
+    tree: str = parameter(
+        DEFAULT_TREE,
+        help=f"tree micro-architecture ({_trees_help()})",
+        in_name="{}",
+        parse=str,
+        choices=TREES,
+    )
+    dataflow: str = parameter(
+        DEFAULT_DATAFLOW,
+        help="weights per beat, or a loaded tile",
+        in_name="{}",
+        parse=str,
+        choices=DATAFLOWS,
+    )
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -326,10 +419,10 @@ class ArrayParams:
         return self.lanes * self.rows
 
     def default_name(self) -> str:
-        """A Verilog module name that spells out every parameter."""
-        return (
-            f"{self.array}_mac_n{self.lanes}_m{self.rows}_a{self.act_width}_k{self.max_k}"
-            f"_p{self.pipeline}_{self.tree}_{self.dataflow}"
+        """A Verilog module name that spells out every parameter (each field's ``in_name``, joined by
+        ``_``), e.g. ``ternary_mac_n64_m8_a8_k16384_p0_signed_stream``."""
+        return "_".join(
+            field.metadata["in_name"].format(getattr(self, field.name)) for field in dataclasses.fields(self)
         )
 
     def as_dict(self) -> dict[str, int | str]:

@@ -14,14 +14,21 @@ After each level listed in :attr:`hw.params.ArrayParams.register_levels`, every 
 pipeline register (pass-through nodes too, so all nodes of a level stay in the same pipeline stage). Stage
 ``s``'s registers load only when their enable is high (the pipeline advances *and* stage ``s - 1`` holds a
 valid beat), so bubbles and stalls leave them, and everything they feed, quiet.
+
+The builder places registers and pairs nodes for any node type: the integer trees build :class:`Term`
+nodes with :meth:`PipelinedTreeBuilder.add` (the default of :meth:`~PipelinedTreeBuilder.reduce`); a tree of
+other operators (the binary16 adders of :mod:`hw.fp16`) passes its own ``combine(name, a, b)`` to
+:meth:`~PipelinedTreeBuilder.reduce` and uses plain :class:`~amaranth.hdl.Value` nodes, recorded with
+:meth:`~PipelinedTreeBuilder.add_node`. Either way :meth:`~PipelinedTreeBuilder.stage` registers a level.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from amaranth.hdl import Module, Signal, Value, signed
+from amaranth.hdl import Module, ShapeLike, Signal, Value, signed
 
 from hw.params import signed_width
 
@@ -37,6 +44,10 @@ class Term:
     @property
     def width(self) -> int:
         return len(self.value)
+
+
+#: A tree node: a :class:`Term` (integer trees) or a plain :class:`~amaranth.hdl.Value` (e.g. binary16).
+Node = TypeVar("Node", Term, Value)
 
 
 class PipelinedTreeBuilder:
@@ -92,39 +103,71 @@ class PipelinedTreeBuilder:
         self._nodes[name] = signal
         return Term(signal, lo, hi)
 
-    def stage(self, level: int, terms: list[Term], names: list[str]) -> list[Term]:
-        """The terms leaving ``level``: registered copies (named ``<name>_q``) if ``level`` is registered."""
+    def add_node(self, name: str, value: Value) -> Value:
+        """Record ``value``, a node built outside :meth:`node` (a multiplier's output, an adder), as
+        :attr:`nodes` ``[name]``; returns ``value``."""
+        self._nodes[name] = value
+        return value
+
+    def register(self, level: int, name: str, value: Value, shape: ShapeLike | None = None) -> Value:
+        """``value`` as it leaves ``level``: ``value`` itself, or, if a pipeline register follows
+        ``level``, that register (a signal ``<name>_q`` of ``shape``, default ``value``'s shape, recorded in
+        :attr:`nodes`) loaded from ``value`` with the stage's enable by :meth:`elaborate_registers`."""
         stage = self._stage_of_level.get(level)
         if stage is None:
-            return terms
-        registered = []
-        for term, name in zip(terms, names, strict=True):
-            register = Signal(signed(term.width), name=f"{name}_q")
-            self._nodes[register.name] = register
-            self._registers[stage].append((register, term.value))
-            registered.append(Term(register, term.lo, term.hi))
-        return registered
+            return value
+        register = Signal(value.shape() if shape is None else shape, name=f"{name}_q")
+        self._nodes[register.name] = register
+        self._registers[stage].append((register, value))
+        return register
 
-    def reduce(self, leaves: list[Term], prefix: str) -> tuple[Term, int]:
+    def stage(self, level: int, nodes: Sequence[Node], names: Sequence[str]) -> list[Node]:
+        """The nodes leaving ``level`` (see :meth:`register`): registered copies if ``level`` is
+        registered; a :class:`Term` keeps its range."""
+        staged: list[Node] = []
+        for node, name in zip(nodes, names, strict=True):
+            if isinstance(node, Term):
+                staged.append(Term(self.register(level, name, node.value), node.lo, node.hi))
+            else:
+                staged.append(self.register(level, name, node))
+        return staged
+
+    def add(self, name: str, a: Term, b: Term) -> Term:
+        """The integer adder node ``name = a + b`` (:meth:`node` over the sum of the ranges): the default
+        ``combine`` of :meth:`reduce`."""
+        return self.node(name, a.value + b.value, a.lo + b.lo, a.hi + b.hi)
+
+    def reduce(
+        self,
+        leaves: Sequence[Node],
+        prefix: str,
+        *,
+        combine: Callable[[str, Node, Node], Node] | None = None,
+    ) -> tuple[Node, int]:
         """Sum the level-0 ``leaves`` pairwise; returns the root and the last level used.
 
-        ``leaves`` must already have passed :meth:`stage` for level 0. Node ``j`` of level ``k`` is named
-        ``<prefix>_l<k>_<j>``.
+        ``leaves`` must already have passed :meth:`stage` for level 0. Node ``j`` of level ``k`` is
+        ``combine("<prefix>_l<k>_<j>", node 2j, node 2j + 1)`` of level ``k - 1`` (an odd last node passes
+        through); every level goes through :meth:`stage`. ``combine`` builds one node and records it
+        (:meth:`add_node`) if it should be named; it defaults to :meth:`add`, for :class:`Term` leaves.
         """
-        terms, level = list(leaves), 0
-        while len(terms) > 1:
+        if combine is None:
+            other = next((leaf for leaf in leaves if not isinstance(leaf, Term)), None)
+            if other is not None:
+                raise TypeError(
+                    f"combine is required for leaves that are not Terms, got {type(other).__name__}"
+                )
+            combine = self.add
+        nodes, level = list(leaves), 0
+        while len(nodes) > 1:
             level += 1
-            summed, names = [], []
-            for j in range(0, len(terms), 2):
+            combined, names = [], []
+            for j in range(0, len(nodes), 2):
                 name = f"{prefix}_l{level}_{j // 2}"
-                if j + 1 < len(terms):
-                    a, b = terms[j], terms[j + 1]
-                    summed.append(self.node(name, a.value + b.value, a.lo + b.lo, a.hi + b.hi))
-                else:
-                    summed.append(terms[j])
+                combined.append(combine(name, nodes[j], nodes[j + 1]) if j + 1 < len(nodes) else nodes[j])
                 names.append(name)
-            terms = self.stage(level, summed, names)
-        return terms[0], level
+            nodes = self.stage(level, combined, names)
+        return nodes[0], level
 
     def elaborate_registers(self) -> None:
         """Emit the pipeline registers, one enable per stage; call once after building every tree."""

@@ -12,17 +12,21 @@ reference walks the same list and computes each K-reduction with the golden mode
 from __future__ import annotations
 
 import dataclasses
+import gc
+import inspect
 import random
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from amaranth.hdl import ClockDomain, Const, Fragment, Module
+from amaranth.hdl import ClockDomain, Const, Fragment, Module, Signal, UnusedElaboratable, signed, unsigned
 from amaranth.sim import Simulator
 
-from hw.arrays import Int8MacArray, MacArray, TernaryMacArray, build_array
+from hw.arrays import ARRAY_CLASSES, Fp16MacArray, Int8MacArray, MacArray, TernaryMacArray, build_array
 from hw.layout import pack_input, pack_weight_load, unpack_output
 from hw.params import ArrayParams
+from hw.tree import PipelinedTreeBuilder, Term
 from model.bitlinear import bitlinear_int
 from model.encoding import CODE_BITS, NEGATIVE_BIT, NONZERO_BIT
 from model.fp16 import fp16_mac_reference
@@ -568,3 +572,72 @@ def test_signature_and_from_params():
     assert set(stream.signature.members) == {"i_stream", "o_stream"}
     assert len(stream.i_stream.payload.as_value()) == 5 * 8 + 3 * 5 * 2 + 1
     Fragment.get(dut, None), Fragment.get(stream, None)
+
+
+def test_refused_arguments_leave_no_unused_elaboratable():
+    """Bad arguments are refused before the component exists: no "created but never used" warning, even
+    once Amaranth has enabled that warning by elaborating something."""
+    Fragment.get(TernaryMacArray(1, 1), None)
+    refusals = [
+        (TernaryMacArray, (0, 1), {}),
+        (Int8MacArray, (4, 1), {"tree": "split"}),
+        (TernaryMacArray, (4, 1), {"array": "int8"}),
+        (TernaryMacArray, (4, 1), {"bogus": 1}),
+        (Fp16MacArray, (3, 2), {"unit_modules": 1}),
+        (Fp16MacArray, (3, 2), {"act_width": 8}),
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for cls, args, kwargs in refusals:
+            with pytest.raises((TypeError, ValueError)):
+                cls(*args, **kwargs)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, UnusedElaboratable)]
+
+
+def test_constructors_take_every_parameter_field():
+    """lanes, rows and every other ArrayParams field but array, by keyword; array is fixed by the class."""
+    for array, cls in ARRAY_CLASSES.items():
+        p = ArrayParams(array=array, lanes=3, rows=2, max_k=30, pipeline=1, dataflow="stationary")
+        others = {k: v for k, v in p.as_dict().items() if k not in ("array", "lanes", "rows")}
+        assert set(others) == {f.name for f in dataclasses.fields(ArrayParams)} - {"array", "lanes", "rows"}
+        duts = [cls(3, 2, **others), cls.from_params(p)]
+        assert [dut.params for dut in duts] == [p, p]
+        for dut in duts:
+            Fragment.get(dut, None)
+        with pytest.raises(TypeError, match="array"):
+            cls(3, 2, array=array)
+
+
+@pytest.mark.parametrize("method", ["_row_sum", "_accumulate"])
+def test_overrides_keep_the_base_signatures(method):
+    base = inspect.signature(getattr(MacArray, method))
+    for cls in ARRAY_CLASSES.values():
+        assert inspect.signature(getattr(cls, method)) == base, f"{cls.__name__}.{method}"
+
+
+def test_tree_builder_with_a_custom_combine():
+    """The pairing loop and register placement for nodes of any kind: plain 4-bit values combined by XOR,
+    registered after level 1 (shape kept, names <node>_q)."""
+    m = Module()
+    builder = PipelinedTreeBuilder(m, [1], [Const(1)], cap=8)
+    leaves = [builder.add_node(f"x{i}", Signal(unsigned(4), name=f"x{i}")) for i in range(5)]
+
+    def xor(name: str, a, b):
+        node = Signal(unsigned(4), name=name)
+        m.d.comb += node.eq(a ^ b)
+        return builder.add_node(name, node)
+
+    root, level = builder.reduce(builder.stage(0, leaves, [f"x{i}" for i in range(5)]), "t", combine=xor)
+    assert level == 3 and root.name == "t_l3_0"
+    registers = sorted(name for name in builder.nodes if name.endswith("_q"))
+    assert registers == ["t_l1_0_q", "t_l1_1_q", "t_l1_2_q"]  # x4 passes level 1 and is registered too
+    assert all(builder.nodes[name].shape() == unsigned(4) for name in registers)
+    assert builder.nodes["t_l1_2_q"] is not leaves[4]
+    (term,) = builder.stage(1, [Term(Signal(signed(3)), -4, 3)], ["term"])  # a Term keeps its range
+    assert isinstance(term, Term) and term.value.shape() == signed(3) and (term.lo, term.hi) == (-4, 3)
+    assert builder.nodes["term_q"] is term.value
+    with pytest.raises(TypeError, match="combine"):
+        builder.reduce(leaves, "u")
+    builder.elaborate_registers()
+    Fragment.get(m, None)

@@ -359,3 +359,15 @@ def test_generate_cli_for_fp16(tmp_path, capsys):
     )
     assert completed.returncode == 2 and completed.stdout == ""
     assert completed.stderr.count("\n") == 1 and "act_width" in completed.stderr
+
+
+@pytest.mark.parametrize("pipeline", [1, 2, "full"])
+def test_fp16_trees_pair_and_register_like_the_integer_trees(pipeline):
+    """The binary16 trees reuse the integer trees' pairing loop and register placement: the same
+    registered nodes (names carry level and position) for the same parameters."""
+    fp16 = Fp16MacArray(5, 2, pipeline=pipeline, max_k=20)
+    int8 = build_array(ArrayParams("int8", 5, 2, pipeline=pipeline, max_k=20))
+    Fragment.get(fp16, None), Fragment.get(int8, None)
+    registered = [{n for n in dut.nodes if n.endswith("_q")} for dut in (fp16, int8)]
+    assert registered[0] == registered[1] and registered[0]
+    assert all(len(fp16.nodes[n]) == 16 for n in registered[0] if n.startswith("r"))

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import inspect
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from hw.generate import check_module_name, generate_verilog, main, verilog_for
-from hw.params import ArrayParams
+import hw.generate
+from hw.generate import (
+    add_array_arguments,
+    build_parser,
+    check_module_name,
+    describe,
+    generate_verilog,
+    main,
+    option_name,
+    params_from_arguments,
+    regenerate_command,
+    verilog_for,
+)
+from hw.params import PARAMETER_METADATA, ArrayParams, parameter, parse_pipeline
 from sim.lint import WAIVERS, lint_verilog, waiver_config
 
 # --- the Verilog --------------------------------------------------------------------------------------------
@@ -230,3 +246,87 @@ def test_cli_unwritable_output_is_one_line(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "cannot write" in err
+
+
+# --- the parameters, defined once --------------------------------------------------------------------------
+
+ROUND_TRIP = [
+    ArrayParams(),
+    ArrayParams("int8", 3, 2, act_width=6, max_k=9, pipeline="full", dataflow="stationary"),
+    ArrayParams("ternary", 7, 3, act_width=12, max_k=1000, pipeline=2, tree="split"),
+    ArrayParams("fp16", 5, 1, max_k=512, pipeline=1, dataflow="stationary"),
+    ArrayParams(lanes=1, rows=1, max_k=1),
+]
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    """The long options of a parser's usage line, in order (every occurrence)."""
+    return re.findall(r"\[(--[\w-]+)", parser.format_usage())
+
+
+def test_every_field_has_exactly_one_option_with_its_metadata():
+    parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_array_arguments(parser)
+    fields = dataclasses.fields(ArrayParams)
+    assert _options(parser) == [option_name(f) for f in fields]
+    for field in fields:
+        assert set(field.metadata) == set(PARAMETER_METADATA), field.name
+    defaults = vars(parser.parse_args([]))
+    assert defaults == {f.name: f.default for f in fields if f.default is not None}
+    assert "act_width" not in defaults  # absent: the array kind's width
+    assert params_from_arguments(parser.parse_args(["--array", "fp16"])).act_width == 16
+    help_text = " ".join(parser.format_help().split())
+    for field in fields:
+        assert " ".join(field.metadata["help"].split()) in help_text, field.name
+
+
+@pytest.mark.parametrize("p", ROUND_TRIP, ids=lambda p: p.default_name())
+def test_regenerate_command_round_trips(p):
+    words = shlex.split(regenerate_command(p, "top"))
+    assert words[:3] == ["python", "-m", "hw.generate"] and words[-2:] == ["--name", "top"]
+    assert params_from_arguments(build_parser().parse_args(words[3:])) == p
+    parameters = describe(p, "top")[1]
+    assert parameters == "parameters: " + " ".join(f"{k}={v}" for k, v in dataclasses.asdict(p).items())
+    assert generate_verilog(*dataclasses.astuple(p), name="top") == verilog_for(p, name="top")
+
+
+def test_generate_verilog_signature_is_the_fields():
+    signature = inspect.signature(generate_verilog)
+    fields = dataclasses.fields(ArrayParams)
+    assert list(signature.parameters) == [f.name for f in fields] + ["name"]
+    assert [signature.parameters[f.name].default for f in fields] == [f.default for f in fields]
+    with pytest.raises(TypeError, match="unknown"):
+        generate_verilog(unknown=1)
+
+
+def test_a_new_field_reaches_every_command_line_and_the_header(monkeypatch):
+    """A field added to ArrayParams (here in a derived copy) becomes an option, a part of the regenerate
+    command, of the header's parameter line and of the default name, with no other edit."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Extended(ArrayParams):
+        extra_knob: int = parameter(3, help="a knob that does nothing", in_name="x{}")
+
+    monkeypatch.setattr(hw.generate, "ArrayParams", Extended)
+    parser = build_parser()
+    assert "--extra-knob" in _options(parser)
+    p = params_from_arguments(parser.parse_args(["--lanes", "4", "--extra-knob", "5"]))
+    assert isinstance(p, Extended) and (p.lanes, p.extra_knob) == (4, 5)
+    assert params_from_arguments(parser.parse_args([])).extra_knob == 3
+    command = regenerate_command(p, "top")
+    assert command.endswith("--dataflow stream --extra-knob 5 --name top")
+    assert params_from_arguments(parser.parse_args(shlex.split(command)[3:])) == p
+    assert describe(p, "top")[1].endswith("dataflow=stream extra_knob=5")
+    assert p.default_name().endswith("_signed_stream_x5")
+
+
+def test_parameter_metadata_is_checked():
+    assert parse_pipeline("full") == "full" and parse_pipeline("3") == 3
+    with pytest.raises(ValueError, match="integer or 'full'"):
+        parse_pipeline("half")
+    with pytest.raises(ValueError, match="in_name"):
+        parameter(1, help="h", in_name="n")
+    with pytest.raises(TypeError, match="help"):
+        parameter(1, help="", in_name="n{}")
+    with pytest.raises(TypeError, match="parse"):
+        parameter(1, help="h", in_name="n{}", parse=3)
