@@ -319,6 +319,12 @@ def pack_weight_load(params: ArrayParams, weights: object, *, codes: bool = Fals
     return pack_tile(params, weights, codes=codes)
 
 
+def pack_output(params: ArrayParams, sums: object) -> int | list[int]:
+    """The ``o_stream`` payload(s) presenting ``sums`` ``(M,)`` or ``(B, M)``: the inverse of
+    :func:`unpack_output` (signed sums in two's complement; FP16 arrays: binary16 bit patterns)."""
+    return pack_fields(_as_int_array(sums, "sums"), params.acc_width)
+
+
 def unpack_output(params: ArrayParams, payload: int | Sequence[int]) -> np.ndarray:
     """The ``M`` signed sums of one ``o_stream`` payload (``(M,)``) or of several (``(B, M)``), int64.
 

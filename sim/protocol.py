@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.layout import unpack_output
+from hw.layout import pack_output, unpack_output
 from hw.params import ArrayParams
 from sim.stimulus import Expected, Op, Stimulus, expected_outputs, payloads
 
@@ -85,6 +85,9 @@ class PreparedStimulus:
         The ``last`` flag of every beat; for a reset, whether it waits for the finished sums first.
     expected : Expected
         The model's sums, segment by segment (:func:`sim.stimulus.expected_outputs`).
+    output_words : list of int
+        The ``o_stream`` payload of every expected output, in order (:func:`hw.layout.pack_output`), so a
+        driver compares words and decodes only a mismatch.
     """
 
     params: ArrayParams
@@ -94,6 +97,7 @@ class PreparedStimulus:
     last: list[bool]
     drain: list[bool]
     expected: Expected
+    output_words: list[int]
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -135,6 +139,8 @@ def prepare(params: ArrayParams, stimulus: Stimulus) -> PreparedStimulus:
         raise TypeError(f"stimulus must be a sim.stimulus.Stimulus, got {type(stimulus).__name__}")
     if params.dataflow != "stationary" and np.any(stimulus.kind == Op.LOAD):
         raise ValueError("stimulus holds weight loads, but the array's dataflow is 'stream' (no w_stream)")
+    expected = expected_outputs(params, stimulus)
+    sums = np.concatenate(expected.sums)
     return PreparedStimulus(
         params=params,
         stimulus=stimulus,
@@ -142,5 +148,6 @@ def prepare(params: ArrayParams, stimulus: Stimulus) -> PreparedStimulus:
         words=payloads(params, stimulus),
         last=stimulus.last.tolist(),
         drain=stimulus.drain.tolist(),
-        expected=expected_outputs(params, stimulus),
+        expected=expected,
+        output_words=pack_output(params, sums) if len(sums) else [],
     )

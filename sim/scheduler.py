@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hw.params import ArrayParams
+from sim.protocol import PreparedStimulus, prepare
 from sim.stimulus import Stimulus, beats, concat, load
 
 #: For each output of the array, in order: ``(token, row_block)``.
@@ -103,6 +104,11 @@ def schedule_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> Pro
     schedule = _stream_schedule if params.dataflow == "stream" else _stationary_schedule
     stimulus, targets = schedule(params, x, w)
     return Program(stimulus, targets, tokens, out_features)
+
+
+def prepare_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> PreparedStimulus:
+    """The program of :func:`schedule_layer`, prepared for a driver (:func:`sim.protocol.prepare`)."""
+    return prepare(params, schedule_layer(params, x_q, w_q).stimulus)
 
 
 def assemble(params: ArrayParams, program: Program, sums: np.ndarray) -> np.ndarray:

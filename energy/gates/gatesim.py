@@ -278,20 +278,23 @@ class _GateBench:
         self.previous[:] = values
 
     def _check_output(self) -> None:
-        """Take the output when it is valid (it is always ready) and compare it with the model's sums."""
+        """Take the output when it is valid (it is always ready) and compare it with the model's word."""
         values = self.simulator.values
         if not values[self.output.valid][0]:
             return
-        params = self.prepared.params
-        got = self.prepared.decode(_integer(values[self.output.payload]))
-        want = self.sums[self.taken]
-        if not np.array_equal(got, want):
-            rows = [r for r in range(params.rows) if got[r] != want[r]]
-            raise AssertionError(
-                f"{params.default_name()}: gate-level sum {self.taken} wrong in rows {rows}: "
-                f"expected {want[rows].tolist()} got {got[rows].tolist()}"
-            )
+        word = _integer(values[self.output.payload])
+        if word != self.prepared.output_words[self.taken]:
+            self._report_wrong_sum(word)
         self.taken += 1
+
+    def _report_wrong_sum(self, word: int) -> None:
+        params = self.prepared.params
+        got, want = self.prepared.decode(word), self.sums[self.taken]
+        rows = [r for r in range(params.rows) if got[r] != want[r]]
+        raise AssertionError(
+            f"{params.default_name()}: gate-level sum {self.taken} wrong in rows {rows}: "
+            f"expected {want[rows].tolist()} got {got[rows].tolist()}"
+        )
 
     def _accept(self, kind: Op | None) -> None:
         """The offered op completes at this edge when its stream is ready."""

@@ -24,16 +24,17 @@ import numpy as np
 from energy.gates.activity import Activity, read_toggles
 from energy.gates.cells import cell_models
 from energy.gates.circuit import Circuit
-from energy.gates.gatesim import GateSimulator, simulate
+from energy.gates.gatesim import GateSimulator, simulate_prepared
 from energy.gates.liberty import read_library
 from energy.gates.netlist import read_netlist
 from energy.gates.power import EnergyReport, EnergySettings, gate_energy
-from energy.gates.realistic import activity_stimulus, check_zero, weight_zero_fraction
+from energy.gates.realistic import check_zero, realistic_operands, weight_zero_fraction
 from energy.gates.synth import FlowSettings, SynthResult, synthesize
 from energy.gates.timing import critical_path_ps
 from hw.generate import verilog_for
 from hw.params import ArrayParams
 from sim.runner import run_array
+from sim.scheduler import prepare_layer
 from sim.settings import ActivitySettings
 
 #: How the mapped netlist is simulated for activity: :mod:`energy.gates.gatesim` (NumPy, no compilation;
@@ -106,14 +107,14 @@ def measure_array(
 def _simulate_numpy(
     params: ArrayParams, circuit: Circuit, beats: int, zero: str, seed: int, settings: EnergySettings
 ) -> tuple[dict, Activity, int]:
-    stimulus = activity_stimulus(params, np.random.default_rng(seed), beats, zero)
-    run = simulate(GateSimulator(circuit), params, stimulus, clock_ps=settings.clock_ps)
+    prepared = prepare_layer(params, *realistic_operands(params, np.random.default_rng(seed), beats, zero))
+    run = simulate_prepared(GateSimulator(circuit), prepared, clock_ps=settings.clock_ps)
     window = {
         "beats": run.beats,
         "macs": run.beats * params.macs_per_beat,
         "outputs": run.outputs,
         "cycles": run.cycles,
-        "zero_fraction": weight_zero_fraction(params, stimulus),
+        "zero_fraction": weight_zero_fraction(params, prepared.stimulus),
     }
     return window, run.activity, run.cycles
 

@@ -17,7 +17,8 @@ import numpy as np
 from hw.params import ArrayParams
 from model.fp16 import to_bits
 from model.quant import quantize_activations, quantize_weights
-from sim.stimulus import Op, Stimulus, beats, concat, load
+from sim.scheduler import schedule_layer
+from sim.stimulus import Op, Stimulus
 
 #: Standard deviation of the FP16 array's Gaussian weights (its activations are N(0, 1)).
 FP16_WEIGHT_STD = 2 / 100  # 0.02 (as a ratio: the energy tests flag literals equal to table energies)
@@ -38,10 +39,11 @@ def _ternary_with_zeros(rng: np.random.Generator, shape: tuple[int, int], fracti
 
 def realistic_operands(
     params: ArrayParams, rng: np.random.Generator, beats_total: int, zero: str
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Activations ``(beats, N)``, weights ``(M_total, K)``, and the reduction length in beats.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tokens of activations ``(T, K)`` and a weight matrix ``(M, K)`` of realistic data.
 
-    The K-reduction of every token spans ``reduction`` beats; tokens follow one another.
+    Every token's K-reduction spans ``K / N = min(max_beats, 64)`` beats, and there are enough tokens for
+    ``beats_total`` beats in the stream dataflow.
     """
     n, m = params.lanes, params.rows
     reduction = max(1, min(params.max_beats, 64))
@@ -62,27 +64,15 @@ def realistic_operands(
             w_q = np.clip(np.rint(w * (127 / np.abs(w).max())), -128, 127)
     if zero != "gaussian" and params.array != "ternary":
         w_q = np.where(_exact_share(rng, (m, k), float(zero)), 0, w_q)
-    act = x_q.reshape(tokens * reduction, n)
-    return act.astype(np.int64), w_q.astype(np.int64), reduction
+    return x_q.astype(np.int64), w_q.astype(np.int64)
 
 
 def activity_stimulus(params: ArrayParams, rng: np.random.Generator, beats_total: int, zero: str) -> Stimulus:
-    """Tokens of realistic data: stream dataflow carries the matching weight chunk in every beat,
-    stationary loads each chunk's tile once per token chunk (weight-stationary, one-beat reductions)."""
-    act, w_q, reduction = realistic_operands(params, rng, beats_total, zero)
-    n, m = params.lanes, params.rows
-    tiles = w_q.reshape(m, reduction, n).transpose(1, 0, 2)  # (reduction, M, N): chunk c of every row
-    tokens = act.shape[0] // reduction
-    if params.dataflow == "stream":
-        last = np.zeros(act.shape[0], bool)
-        last[reduction - 1 :: reduction] = True
-        return beats(params, act, np.tile(tiles, (tokens, 1, 1)), last)
-    parts = []
-    per_token = act.reshape(tokens, reduction, n)
-    for chunk in range(reduction):
-        parts.append(load(params, tiles[chunk]))
-        parts.append(beats(params, per_token[:, chunk], None, True))
-    return concat(parts)
+    """The tokens of :func:`realistic_operands` scheduled on the array (:func:`sim.scheduler.schedule_layer`):
+    the stream dataflow carries the matching weight chunk in every beat, the stationary one loads each
+    chunk's tile once and streams every token against it (one-beat reductions)."""
+    x_q, w_q = realistic_operands(params, rng, beats_total, zero)
+    return schedule_layer(params, x_q, w_q).stimulus
 
 
 def weight_zero_fraction(params: ArrayParams, stimulus: Stimulus) -> float:
