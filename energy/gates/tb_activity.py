@@ -16,8 +16,9 @@ import cocotb
 import numpy as np
 from cocotb.simtime import get_sim_time
 
-from energy.gates.realistic import activity_stimulus, weight_zero_fraction
-from sim.bench import run_stimulus, start_array
+from energy.gates.realistic import realistic_operands, weight_zero_fraction
+from sim.bench import run_prepared, start_array
+from sim.scheduler import prepare_layer
 from sim.settings import ActivitySettings, RunSettings, write_report
 
 #: Clock period of the simulation (ns); the energy model takes its own period for leakage.
@@ -31,9 +32,10 @@ async def test_activity(dut):
     window = ActivitySettings.from_environment()
     params, seed = settings.params, settings.seed
     await start_array(dut, CLOCK_NS)
-    stimulus = activity_stimulus(params, np.random.default_rng(seed), window.beats, window.zero)
+    operands = realistic_operands(params, np.random.default_rng(seed), window.beats, window.zero)
+    prepared = prepare_layer(params, *operands)
     start_ps = get_sim_time("ps")
-    result = await run_stimulus(dut, params, stimulus, seed=seed, config=params.default_name())
+    result = await run_prepared(dut, prepared, seed=seed, config=params.default_name())
     end_ps = get_sim_time("ps")
     report = {
         "start_ps": start_ps,
@@ -42,7 +44,7 @@ async def test_activity(dut):
         "beats": result.beats,
         "macs": result.beats * params.macs_per_beat,
         "outputs": result.outputs,
-        "zero_fraction": weight_zero_fraction(params, stimulus),
+        "zero_fraction": weight_zero_fraction(params, prepared.stimulus),
     }
     write_report(settings, "activity", report)
     dut._log.info("activity: %s", report)
