@@ -14,6 +14,15 @@ Modules
     A torch-free safetensors reader/writer and transformers-layout BitNet checkpoints.
 :mod:`model.torch_bitlinear`
     The torch BitLinear for quantization-aware training (torch imported only there).
+:mod:`model.bitnet_config`, :mod:`model.tokenizer`
+    The LLaMA-alike BitNet LM's configuration (transformers' field names, size presets) and the
+    byte-level tokenizer (256 bytes, BOS, EOS), both without torch.
+:mod:`model.bitnet_torch`, :mod:`model.export`
+    The torch BitNet LM (b1.58 projections are BitLinear, the twin's nn.Linear) in transformers'
+    ``BitNetForCausalLM`` architecture, and its export to a folder transformers loads.
+:mod:`model.infer`, :mod:`model.generate`
+    The NumPy golden inference of such a folder (every projection exact in int32, a hook on each integer
+    matmul, a KV cache) and ``python -m model.generate``.
 :mod:`model.cli`, :mod:`model.demo`
     The one-line-error argument parser shared by every CLI, and ``python -m model.demo``.
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -42,42 +43,86 @@ def _bf16_to_float32(raw: np.ndarray) -> np.ndarray:
     return (raw.astype(np.uint32) << np.uint32(16)).view(np.float32)
 
 
-def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
-    """Read every tensor of a ``.safetensors`` file into NumPy arrays (BF16 becomes float32)."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ValueError(f"path: cannot read {path}: {error.strerror}") from None
-    if len(data) < 8:
-        raise SafetensorsError(f"{path}: too short for a safetensors file")
-    (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > min(_MAX_HEADER_BYTES, len(data) - 8):
-        raise SafetensorsError(f"{path}: header length {header_len} does not fit the file")
-    try:
-        header = json.loads(data[8 : 8 + header_len])
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SafetensorsError(f"{path}: header is not JSON ({error})") from None
-    if not isinstance(header, dict):
-        raise SafetensorsError(f"{path}: header is not a JSON object")
-    buffer = memoryview(data)[8 + header_len :]
-    tensors: dict[str, np.ndarray] = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
+class SafetensorsFile(Mapping[str, np.ndarray]):
+    """A ``.safetensors`` file opened lazily: the header is parsed at once, each tensor is read when asked.
+
+    The data are memory-mapped, so a multi-GB checkpoint is read tensor by tensor (and layer by layer by a
+    caller that asks in that order) without loading the file. ``file[name]`` is a read-only view of the map
+    (BF16 tensors: a float32 copy, widened exactly). Raises :class:`SafetensorsError` for a malformed file.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        header_len, header = self._read_header()
+        self.metadata: dict = header.pop("__metadata__", None) or {}
+        self._entries = {name: self._entry(name, value) for name, value in header.items()}
+        data_bytes = self.path.stat().st_size - 8 - header_len
+        for name, (_, _, begin, end) in self._entries.items():
+            if not 0 <= begin <= end <= data_bytes:
+                raise SafetensorsError(f"{self.path}: tensor {name!r} has data offsets outside the file")
+        self._data = (
+            np.memmap(self.path, dtype=np.uint8, mode="r", offset=8 + header_len)
+            if data_bytes > 0
+            else np.zeros(0, np.uint8)
+        )
+
+    def _read_header(self) -> tuple[int, dict]:
+        try:
+            with open(self.path, "rb") as file:
+                size = self.path.stat().st_size
+                if size < 8:
+                    raise SafetensorsError(f"{self.path}: too short for a safetensors file")
+                (header_len,) = struct.unpack("<Q", file.read(8))
+                if header_len > min(_MAX_HEADER_BYTES, size - 8):
+                    raise SafetensorsError(f"{self.path}: header length {header_len} does not fit the file")
+                raw = file.read(header_len)
+        except OSError as error:
+            raise ValueError(f"path: cannot read {self.path}: {error.strerror}") from None
+        try:
+            header = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise SafetensorsError(f"{self.path}: header is not JSON ({error})") from None
+        if not isinstance(header, dict):
+            raise SafetensorsError(f"{self.path}: header is not a JSON object")
+        return header_len, header
+
+    def _entry(self, name: str, entry: object) -> tuple[str, tuple[int, ...], int, int]:
         try:
             dtype_name, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
         except (KeyError, TypeError, ValueError):
-            raise SafetensorsError(f"{path}: malformed header entry for {name!r}") from None
+            raise SafetensorsError(f"{self.path}: malformed header entry for {name!r}") from None
         if dtype_name not in _DTYPES:
-            raise SafetensorsError(f"{path}: tensor {name!r} has unsupported dtype {dtype_name}")
-        dtype = _DTYPES[dtype_name]
+            raise SafetensorsError(f"{self.path}: tensor {name!r} has unsupported dtype {dtype_name}")
         count = int(np.prod(shape, dtype=np.int64))
-        if not (0 <= begin <= end <= len(buffer)) or end - begin != count * dtype.itemsize:
-            raise SafetensorsError(f"{path}: tensor {name!r} has data offsets that do not match its shape")
-        array = np.frombuffer(buffer[begin:end], dtype=dtype).reshape(shape)
-        tensors[name] = _bf16_to_float32(array) if dtype_name == "BF16" else array.copy()
-    return tensors
+        if end - begin != count * _DTYPES[dtype_name].itemsize:
+            raise SafetensorsError(
+                f"{self.path}: tensor {name!r} has data offsets that do not match its shape"
+            )
+        return dtype_name, tuple(shape), int(begin), int(end)
+
+    def dtype_name(self, name: str) -> str:
+        """The safetensors dtype of tensor ``name`` (``"BF16"``, ``"U8"``, ...)."""
+        return self._entries[name][0]
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self._entries[name][1]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        dtype_name, shape, begin, end = self._entries[name]
+        array = self._data[begin:end].view(_DTYPES[dtype_name]).reshape(shape)
+        return _bf16_to_float32(array) if dtype_name == "BF16" else array
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
+    """Read every tensor of a ``.safetensors`` file into NumPy arrays (BF16 becomes float32)."""
+    file = SafetensorsFile(path)
+    return {name: np.array(file[name]) for name in file}
 
 
 def write_safetensors(path: str | Path, tensors: dict[str, np.ndarray]) -> None:
