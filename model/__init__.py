@@ -20,6 +20,9 @@ Modules
 :mod:`model.bitnet_torch`, :mod:`model.export`
     The torch BitNet LM (b1.58 projections are BitLinear, the twin's nn.Linear) in transformers'
     ``BitNetForCausalLM`` architecture, and its export to a folder transformers loads.
+:mod:`model.data`, :mod:`model.train`
+    Byte-level training data (a fixed 90/10 split of a text file) and ``python -m model.train`` (AdamW
+    with BitNet's two-stage schedule, validation, checkpoints that resume, export at the end).
 :mod:`model.infer`, :mod:`model.generate`
     The NumPy golden inference of such a folder (every projection exact in int32, a hook on each integer
     matmul, a KV cache) and ``python -m model.generate``.
