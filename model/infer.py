@@ -44,8 +44,9 @@ ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP_PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-#: Where the trained b1.58 checkpoint shipped with the package lives (made by the training of issue 11;
-#: until it is committed, pass ``--checkpoint``).
+#: The trained b1.58 checkpoint shipped with the package (preset ``small``, Tiny Shakespeare), made by
+#: ``python -m model.train --precision b1.58 --size small --steps 2000 --out build/train/small-b158`` and
+#: copying ``build/train/small-b158/model`` here (benchmarks/RESULTS.md, section bundled-checkpoint).
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "bitnet-b158-small"
 
 #: ``matmul(name, x_q, w_q) -> acc``: the integer matmul of one projection (int8 ``(T, in)``, ternary

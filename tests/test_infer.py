@@ -13,11 +13,11 @@ from test_export import B158_RTOL, tiny
 from model.bitlinear import bitlinear_int
 from model.bitnet_torch import BitNetLM
 from model.export import export
-from model.infer import ATTENTION_PROJECTIONS, MLP_PROJECTIONS, load_model
+from model.infer import ATTENTION_PROJECTIONS, BUNDLED_CHECKPOINT, MLP_PROJECTIONS, load_model
 from model.packing import to_hf_packed
 from model.quant import quantize_weights
 from model.safetensors_io import SafetensorsFile, read_safetensors, write_safetensors
-from model.tokenizer import EOS_ID, encode
+from model.tokenizer import EOS_ID, decode, encode
 from model.torch_bitlinear import quantize_activations as torch_quantize_activations
 from model.torch_bitlinear import quantize_weights as torch_quantize_weights
 
@@ -295,3 +295,33 @@ def test_b158_int8_activations_and_accumulators_equal_the_torch_models(b158):
         w_q, _ = torch_quantize_weights(dict(model.named_projections())[name].weight)
         np.testing.assert_array_equal(ours[name][0], x_q.numpy(), err_msg=name)
         np.testing.assert_array_equal(ours[name][1], bitlinear_int(x_q.numpy(), w_q.numpy()), err_msg=name)
+
+
+# --- the bundled trained checkpoint ---------------------------------------------------------------------
+
+
+def test_the_bundled_checkpoint_generates_the_same_text_in_transformers_and_model_infer():
+    golden = load_model(BUNDLED_CHECKPOINT)
+    assert golden.config.precision == "b1.58"
+    prompt = encode("ROMEO:", bos=True)
+    ours = golden.generate(prompt, 100)
+    reference = transformers.BitNetForCausalLM.from_pretrained(BUNDLED_CHECKPOINT).eval()
+    ids = torch.tensor([prompt])
+    with torch.no_grad():
+        theirs = reference.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=100, do_sample=False, pad_token_id=EOS_ID
+        )[0].tolist()
+    assert ours == theirs
+    text = decode(ours[len(prompt) :])
+    assert sum(ch.isalpha() or ch in " \n,.;:'!?-" for ch in text) >= 0.95 * len(text)  # it learned English
+
+
+def test_the_generate_cli_defaults_to_the_bundled_checkpoint():
+    run = subprocess.run(
+        [sys.executable, "-m", "model.generate", "--tokens", "20"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("ROMEO:")
