@@ -104,7 +104,10 @@ def bitlinear_int(x_q: np.ndarray, w_q: np.ndarray) -> np.ndarray:
     return _exact_matmul(x_q, w_q).astype(np.int32)
 
 
-def _dequantize(acc: np.ndarray, s_x: np.ndarray, s_w: np.float32, bias: np.ndarray | None) -> np.ndarray:
+def dequantize(
+    acc: np.ndarray, s_x: np.ndarray, s_w: np.float32, bias: np.ndarray | None = None
+) -> np.ndarray:
+    """The float32 BitLinear output of int32 accumulators: ``acc / (s_x * s_w) + bias``."""
     y = acc.astype(np.float32) / (s_x * s_w)
     if bias is not None:
         y = y + bias
@@ -157,7 +160,7 @@ def bitlinear_from_quantized(
     s_w = _check_weight_scale(s_w)
     bias = _check_bias(bias, w_q.shape[0])
     x_q, s_x = quantize_activations(x)
-    return _dequantize(_exact_matmul(x_q, w_q), s_x, s_w, bias)
+    return dequantize(_exact_matmul(x_q, w_q), s_x, s_w, bias)
 
 
 def bitlinear(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:

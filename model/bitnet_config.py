@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from model.packing import CODES_PER_BYTE  # transformers packs 4 rows a byte, out_features = 4 * rows
+from model.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE
+
 #: The two precisions: BitNet b1.58 (ternary weights, int8 activations) and the full-precision twin.
 PRECISIONS = ("b1.58", "fp")
 #: transformers' model type and architecture of BitNet b1.58 LLMs.
@@ -25,8 +28,6 @@ ARCHITECTURE = "BitNetForCausalLM"
 #: The ``quantization_config`` of an offline-quantized b1.58 checkpoint: packed uint8 weights plus
 #: ``weight_scale``, ``y = acc / (weight_scale * input_scale)`` (transformers' ``BitLinear``).
 QUANTIZATION_CONFIG = {"quant_method": "bitnet", "linear_class": "bitlinear", "quantization_mode": "offline"}
-#: transformers packs four ternary rows per byte and infers ``out_features = 4 * rows``.
-PACKED_ROWS_PER_BYTE = 4
 #: transformers' ``BitNetConfig.default_theta``, used when a config.json names no RoPE base.
 DEFAULT_ROPE_THETA = 500000.0
 
@@ -85,7 +86,7 @@ class BitNetLMConfig:
         ``"b1.58"`` (ternary BitLinear projections) or ``"fp"`` (plain linear projections).
     """
 
-    vocab_size: int = 258
+    vocab_size: int = VOCAB_SIZE
     hidden_size: int = 128
     intermediate_size: int = 352
     num_hidden_layers: int = 3
@@ -94,8 +95,8 @@ class BitNetLMConfig:
     rms_norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     max_position_embeddings: int = 256
-    bos_token_id: int | None = 256
-    eos_token_id: int | None = 257
+    bos_token_id: int | None = BOS_ID
+    eos_token_id: int | None = EOS_ID
     tie_word_embeddings: bool = True
     hidden_act: str = "relu2"
     initializer_range: float = 0.02
@@ -139,10 +140,10 @@ class BitNetLMConfig:
             )
         if self.precision == "b1.58":
             for name, rows in self.projection_shapes().items():
-                if rows[0] % PACKED_ROWS_PER_BYTE:
+                if rows[0] % CODES_PER_BYTE:
                     raise ValueError(
                         f"{name} has {rows[0]} output features: b1.58 needs a multiple of "
-                        f"{PACKED_ROWS_PER_BYTE} (transformers' packed layout)"
+                        f"{CODES_PER_BYTE} (transformers' packed layout)"
                     )
 
     @property

@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model.bitlinear import bitlinear_int
+from model.bitlinear import bitlinear_int, dequantize
 from model.bitnet_config import BitNetLMConfig
+from model.checkpoint import SCALE_SUFFIX, WEIGHT_SUFFIX
 from model.packing import CODES_PER_BYTE, from_hf_packed
 from model.quant import quantize_activations
 from model.safetensors_io import SafetensorsError, SafetensorsFile
@@ -74,8 +75,7 @@ class Projection:
         if self.w is not None:
             return x @ self.w.T
         x_q, s_x = quantize_activations(x)
-        acc = matmul(self.name, x_q, self.w_q)
-        return acc.astype(np.float32) / (s_x * self.s_w)
+        return dequantize(matmul(self.name, x_q, self.w_q), s_x, self.s_w)
 
 
 @dataclass
@@ -276,9 +276,9 @@ def _tensor(weights: SafetensorsFile, name: str, shape: tuple[int, ...]) -> np.n
 
 def _projection(weights: SafetensorsFile, name: str, out: int, inp: int, quantized: bool) -> Projection:
     if not quantized:
-        return Projection(name, out, inp, w=_tensor(weights, f"{name}.weight", (out, inp)))
+        return Projection(name, out, inp, w=_tensor(weights, name + WEIGHT_SUFFIX, (out, inp)))
     packed_shape = (-(-out // CODES_PER_BYTE), inp)
-    key = f"{name}.weight"
+    key, scale_key = name + WEIGHT_SUFFIX, name + SCALE_SUFFIX
     if key not in weights:
         raise ValueError(f"path: {weights.path.name} has no tensor {key}")
     packed = weights[key]
@@ -287,9 +287,11 @@ def _projection(weights: SafetensorsFile, name: str, out: int, inp: int, quantiz
             f"path: {key} must be packed uint8 {packed_shape} for {out} x {inp} ternary weights, "
             f"got {packed.dtype} {packed.shape}"
         )
-    scale = _tensor(weights, f"{name}.weight_scale", weights.shape(f"{name}.weight_scale")).reshape(-1)
+    if scale_key not in weights:
+        raise ValueError(f"path: {weights.path.name} has no tensor {scale_key}")
+    scale = _tensor(weights, scale_key, weights.shape(scale_key)).reshape(-1)
     if scale.size != 1 or not np.isfinite(scale[0]) or scale[0] <= 0:
-        raise ValueError(f"path: {name}.weight_scale must be one finite positive value, got {scale}")
+        raise ValueError(f"path: {scale_key} must be one finite positive value, got {scale}")
     return Projection(name, out, inp, w_q=from_hf_packed(np.asarray(packed), out), s_w=np.float32(scale[0]))
 
 

@@ -11,6 +11,7 @@ import pytest
 from test_export import B158_RTOL, tiny
 
 from model.bitlinear import bitlinear_int
+from model.bitnet_config import QUANTIZATION_CONFIG
 from model.bitnet_torch import BitNetLM
 from model.export import export
 from model.infer import ATTENTION_PROJECTIONS, BUNDLED_CHECKPOINT, MLP_PROJECTIONS, load_model
@@ -140,11 +141,7 @@ def quantize_folder(source, target):
             out[name] = array
     write_safetensors(target / "model.safetensors", out)
     config = json.loads((source / "config.json").read_text())
-    config["quantization_config"] = {
-        "quant_method": "bitnet",
-        "linear_class": "bitlinear",
-        "quantization_mode": "offline",
-    }
+    config["quantization_config"] = dict(QUANTIZATION_CONFIG)
     (target / "config.json").write_text(json.dumps(config))
     return target
 

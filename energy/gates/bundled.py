@@ -25,8 +25,6 @@ from model.cli import OneLineErrorParser, fail
 
 #: ASAP7's license, copied beside the bundled liberty.
 BUNDLED_LICENSE = BUNDLED_LIBERTY.parent / "LICENSE.asap7"
-#: The liberty ``library`` name of the bundled file (the trimmed liberty's default name).
-BUNDLED_NAME = "asap7_trimmed"
 
 
 def bundled_text(pdk: str | Path) -> bytes:
