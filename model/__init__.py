@@ -26,6 +26,12 @@ Modules
 :mod:`model.infer`, :mod:`model.generate`
     The NumPy golden inference of such a folder (every projection exact in int32, a hook on each integer
     matmul, a KV cache) and ``python -m model.generate``.
+:mod:`model.study`
+    The b1.58-vs-fp study (every size in both precisions, the 2x-hidden b1.58 model; resumable runs, the
+    table with its convergence check, loss curves); ``benchmarks/train_bitnet.py`` runs it.
+:mod:`model.operands`
+    What a trained b1.58 model's projections compute on (int8 activations and ternary weights per
+    projection type, read through the inference's matmul hook) and their statistics.
 :mod:`model.cli`, :mod:`model.demo`
     The one-line-error argument parser shared by every CLI, and ``python -m model.demo``.
 """

@@ -1,4 +1,5 @@
-"""The energy notebooks run from a clean kernel without error and are committed without outputs."""
+"""The notebooks (the energy studies and the b1.58-vs-fp study) run from a clean kernel without error and
+are committed without outputs."""
 
 from pathlib import Path
 
@@ -7,7 +8,12 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ["reproduce_paper_energy.ipynb", "beyond_arithmetic.ipynb", "gate_level_energy.ipynb"]
+NOTEBOOKS = [
+    "reproduce_paper_energy.ipynb",
+    "beyond_arithmetic.ipynb",
+    "gate_level_energy.ipynb",
+    "bitnet_vs_fp.ipynb",
+]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -32,6 +38,9 @@ def test_notebook_executes_and_shows_its_plots(name):
     text = "".join(output.get("text", "") for output in outputs)
     if name.startswith("reproduce"):
         assert "= 71.4286x -> 71.4x" in text and "= 50.0000x -> 50.0x" in text
+    elif name.startswith("bitnet"):  # the tiny study CI runs (BITNET_STUDY unset)
+        assert "small: b1.58 " in text and "large: b1.58 " in text and " bits/byte vs small fp " in text
+        assert "bundled: zero activations down_proj " in text
     elif name.startswith("gate_level"):  # the small study CI runs (BITNET_STUDY unset)
         assert "FP16/ternary = " in text and "(paper table: 71.4x)" in text and "ternary: " in text
     else:
