@@ -153,10 +153,7 @@ def pack_fields(values: np.ndarray, width: int) -> int | list[int]:
         raise TypeError(f"values must have an integer dtype, not {values.dtype}")
     if values.ndim not in (1, 2):
         raise ValueError(f"values must be 1-D or 2-D, got shape {values.shape}")
-    rows = values.reshape(-1, values.shape[-1]).astype(np.int64).view(np.uint64)
-    rows = rows & np.uint64((1 << width) - 1)
-    shifts = np.arange(width, dtype=np.uint64)
-    bits = ((rows[:, :, None] >> shifts) & np.uint64(1)).astype(np.uint8).reshape(rows.shape[0], -1)
+    bits = _field_bits(values.reshape(-1, values.shape[-1]), width)
     packed = np.packbits(bits, axis=-1, bitorder="little")
     ints = [int.from_bytes(row.tobytes(), "little") for row in packed]
     return ints[0] if values.ndim == 1 else ints
@@ -331,3 +328,103 @@ def unpack_output(params: ArrayParams, payload: int | Sequence[int]) -> np.ndarr
     FP16 arrays: the sums' binary16 bit patterns, 0..65535.
     """
     return unpack_fields(payload, params.rows, params.acc_width, signed=not params.is_float)
+
+
+# --- payloads as 32-bit words (compiled harnesses) ----------------------------------------------------------
+
+#: Bits per word of the word arrays below: Verilator's ``EData``, word ``w`` holding bits ``[32w+31 : 32w]``.
+WORD_BITS = 32
+
+
+def port_words(width: int) -> int:
+    """32-bit words holding a ``width``-bit port."""
+    return -(-width // WORD_BITS)
+
+
+def _field_bits(values: np.ndarray, width: int) -> np.ndarray:
+    """``(B, count)`` integers as ``(B, count * width)`` bits (uint8), field ``i`` at ``[w*i + w - 1 : w*i]``
+    and values taken modulo ``2**width``."""
+    _check_width(width)
+    values = np.asarray(values)
+    size = next(size for size in (1, 2, 4, 8) if 8 * size >= width)
+    masked = values.astype(np.int64).view(np.uint64) & np.uint64((1 << width) - 1)
+    raw = masked.astype(f"<u{size}").view(np.uint8).reshape(*values.shape, size)
+    bits = np.unpackbits(raw, axis=-1, bitorder="little")[..., :width]
+    return bits.reshape(values.shape[0], -1)
+
+
+def _field_bytes(values: np.ndarray, width: int, *, final: bool) -> np.ndarray | None:
+    """``(B, count)`` integers packed as :func:`_field_bits` would, but as bytes ``(B, ceil(count * width
+    / 8))``, when that needs no bit shuffling: ``width`` of 8, 16, 32 or 64 bits, or a divisor of 8 with
+    whole bytes (or any count for the ``final`` field, padded with zero bits). ``None`` otherwise."""
+    count = values.shape[1]
+    masked = values.astype(np.int64).view(np.uint64) & np.uint64((1 << width) - 1)
+    if width in (8, 16, 32, 64):
+        return masked.astype(f"<u{width // 8}").view(np.uint8).reshape(len(values), -1)
+    per_byte = 8 // width if 8 % width == 0 else 0
+    if not per_byte or (count % per_byte and not final):
+        return None
+    padded = np.zeros((len(values), -(-count // per_byte) * per_byte), np.uint8)
+    padded[:, :count] = masked
+    shifts = (np.arange(per_byte) * width).astype(np.uint8)
+    return np.bitwise_or.reduce(padded.reshape(len(values), -1, per_byte) << shifts, axis=-1)
+
+
+def _payload_words(fields: list[tuple[np.ndarray, int]], width: int) -> np.ndarray:
+    """Fields ``(values (B, count), width)`` packed one after the other from bit 0, as ``(B,
+    port_words(width))`` little-endian uint32 words (bytes directly when every field allows it)."""
+    rows = len(fields[0][0])
+    parts = [_field_bytes(v, w, final=i == len(fields) - 1) for i, (v, w) in enumerate(fields)]
+    if any(part is None for part in parts):
+        bits = np.concatenate([_field_bits(v, w) for v, w in fields], axis=1)
+        padded_bits = np.zeros((rows, port_words(width) * WORD_BITS), np.uint8)
+        padded_bits[:, : bits.shape[1]] = bits
+        return np.packbits(padded_bits, axis=-1, bitorder="little").view("<u4")
+    packed = np.concatenate(parts, axis=1)
+    padded = np.zeros((rows, port_words(width) * WORD_BITS // 8), np.uint8)
+    padded[:, : packed.shape[1]] = packed
+    return padded.view("<u4")
+
+
+def input_words(params: ArrayParams, act: object, weights: object, last: object) -> np.ndarray:
+    """The ``i_stream`` payloads of ``B`` beats as ``(B, port_words(width))`` uint32: the words of
+    :func:`pack_input` (``act`` ``(B, N)``, ``weights`` ``(B, M, N)`` or ``None`` when stationary,
+    ``last`` ``(B,)``), packed without Python integers."""
+    layout = input_layout(params)
+    act = _check_activations(params, act).reshape(-1, params.lanes)
+    fields = [(act, params.act_width)]
+    if params.dataflow == "stream":
+        if weights is None:
+            raise ValueError("weights are required for dataflow='stream'")
+        tiles = np.asarray(weights).reshape(act.shape[0], params.rows, params.lanes)
+        fields.append((tile_elements(params, tiles), params.weight_bits))
+    elif weights is not None:
+        raise ValueError("weights must be None for dataflow='stationary' (load tiles with weight_load_words)")
+    last = np.broadcast_to(np.asarray(last, bool), (act.shape[0],))
+    fields.append((last.astype(np.int64)[:, None], 1))
+    return _payload_words(fields, layout.size)
+
+
+def weight_load_words(params: ArrayParams, tiles: object) -> np.ndarray:
+    """The ``w_stream`` payloads loading ``B`` tiles ``(B, M, N)`` as ``(B, port_words(width))`` uint32."""
+    if params.dataflow != "stationary":
+        raise ValueError("weight_load_words applies to dataflow='stationary' only")
+    elements = tile_elements(params, np.asarray(tiles).reshape(-1, params.rows, params.lanes))
+    return _payload_words([(elements, params.weight_bits)], weight_load_layout(params).size)
+
+
+def output_sums(params: ArrayParams, words: np.ndarray) -> np.ndarray:
+    """The ``(B, M)`` int64 sums of ``B`` ``o_stream`` payloads given as ``(B, port_words(width))`` uint32
+    (the inverse of the packing of :func:`pack_output`; FP16 arrays: binary16 bit patterns)."""
+    width, rows = params.acc_width, params.rows
+    words = np.ascontiguousarray(words, dtype="<u4")
+    if words.ndim != 2 or words.shape[1] != port_words(output_layout(params).size):
+        raise ValueError(
+            f"words must have shape (B, {port_words(output_layout(params).size)}), got {words.shape}"
+        )
+    bits = np.unpackbits(words.view(np.uint8), axis=-1, bitorder="little")[:, : rows * width]
+    fields = bits.reshape(len(words), rows, width).astype(np.int64)
+    weights = np.left_shift(np.int64(1), np.arange(width, dtype=np.int64))
+    if not params.is_float:
+        weights[-1] = -weights[-1]
+    return fields @ weights

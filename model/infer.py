@@ -231,8 +231,8 @@ class GoldenLM:
         for _ in range(max_new_tokens):
             token = self._choose(hidden @ self.lm_head.T, temperature, rng)
             out.append(token)
-            if token == self.config.eos_token_id:
-                break
+            if token == self.config.eos_token_id or len(out) == len(ids) + max_new_tokens:
+                break  # the last token is returned, not fed back
             hidden = self._forward(np.array([token]), cache)[-1]
         return out
 

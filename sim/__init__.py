@@ -26,6 +26,12 @@ Modules
     Builds an array and runs cocotb tests on it from pytest or a script.
 :mod:`sim.faults`
     Deliberately broken arrays that the suite must catch.
+:mod:`sim.fastsim`
+    The compiled harness: Verilator's model driven by a C++ loop over whole programs (beats and loads as
+    32-bit words), a server process, for model-scale runs.
+:mod:`sim.model_run`, :mod:`sim.run_model`
+    A BitNet model with every projection on the RTL (a :attr:`model.infer.GoldenLM.matmul` hook, every
+    accumulator checked) and ``python -m sim.run_model``.
 
-``pytest sim/`` (:mod:`sim.test_mac_arrays`) runs the suite.
+``pytest sim/`` (:mod:`sim.test_mac_arrays`, :mod:`sim.test_fastsim`) runs the suite.
 """

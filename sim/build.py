@@ -47,7 +47,8 @@ def _versions() -> dict[str, str]:
 
 
 @contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def exclusive(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the build folder ``directory`` (a lock file beside it) for the block."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     with open(directory.parent / f".{directory.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -81,7 +82,7 @@ def build_verilog(
     key = _build_key(verilog, top, waves, extra_args)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     directory = build_root() / f"{top}-{digest}"
-    with _locked(directory):
+    with exclusive(directory):
         stamp = directory / _STAMP
         if stamp.exists() and json.loads(stamp.read_text()) == key and (directory / top).exists():
             return Build(directory, top, waves)

@@ -27,7 +27,7 @@ import numpy as np
 
 from hw.params import ArrayParams
 from sim.protocol import PreparedStimulus, prepare
-from sim.stimulus import Stimulus, beats, concat, load
+from sim.stimulus import Op, Stimulus, beats
 
 #: For each output of the array, in order: ``(token, row_block)``.
 Targets = list[tuple[int, int]]
@@ -77,33 +77,61 @@ def _stream_schedule(params: ArrayParams, x: np.ndarray, w: np.ndarray) -> tuple
 
 def _stationary_schedule(params: ArrayParams, x: np.ndarray, w: np.ndarray) -> tuple[Stimulus, Targets]:
     """For every row block and K chunk, the tile loaded once and every token a one-beat reduction on it."""
-    tokens, chunks, _ = x.shape
-    blocks = w.shape[0]
-    parts: list[Stimulus] = []
-    targets: Targets = []
-    for block in range(blocks):
-        for chunk in range(chunks):
-            parts += [load(params, w[block, :, chunk]), beats(params, x[:, chunk], None, True)]
-            targets += [(token, block) for token in range(tokens)]
-    return concat(parts), targets
+    tokens, chunks, n = x.shape
+    blocks, m = w.shape[:2]
+    groups = blocks * chunks  # one (load, T beats) group per (block, chunk), block-major
+    kind = np.tile(np.array([Op.LOAD] + [Op.BEAT] * tokens, np.int8), groups)
+    act = np.zeros((blocks, chunks, 1 + tokens, n), np.int64)
+    act[:, :, 1:] = x.transpose(1, 0, 2)[None]
+    weights = np.zeros((blocks, chunks, 1 + tokens, m, n), np.int64)
+    weights[:, :, 0] = w.transpose(0, 2, 1, 3)
+    last = np.tile(np.arange(1 + tokens) > 0, groups)
+    stimulus = Stimulus(kind, act.reshape(-1, n), weights.reshape(-1, m, n), last, np.zeros(len(kind), bool))
+    targets = [(token, block) for block in range(blocks) for _ in range(chunks) for token in range(tokens)]
+    return stimulus, targets
 
 
-def schedule_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> Program:
-    """The program computing ``x_q @ w_q.T`` on an array with ``params`` (see the module docstring)."""
+def _tiled(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x_q`` as ``(T, chunks, N)`` and ``w_q`` as ``(blocks, M, chunks, N)``, zero-padded."""
     if x_q.ndim != 2 or w_q.ndim != 2 or x_q.shape[1] != w_q.shape[1]:
         raise ValueError(f"x_q (T, K) and w_q (O, K) must share K, got {x_q.shape} and {w_q.shape}")
     tokens, k = x_q.shape
-    out_features = w_q.shape[0]
     n, m = params.lanes, params.rows
     chunks = -(-k // n)
-    blocks = -(-out_features // m)
+    blocks = -(-w_q.shape[0] // m)
     if params.dataflow == "stream" and chunks > params.max_beats:
         raise ValueError(f"K={k} needs {chunks} beats, more than max_k={params.max_k} allows")
     x = _pad(x_q, tokens, chunks * n).reshape(tokens, chunks, n)
     w = _pad(w_q, blocks * m, chunks * n).reshape(blocks, m, chunks, n)
+    return x, w
+
+
+def schedule_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> Program:
+    """The program computing ``x_q @ w_q.T`` on an array with ``params`` (see the module docstring)."""
+    x, w = _tiled(params, x_q, w_q)
     schedule = _stream_schedule if params.dataflow == "stream" else _stationary_schedule
     stimulus, targets = schedule(params, x, w)
-    return Program(stimulus, targets, tokens, out_features)
+    return Program(stimulus, targets, x_q.shape[0], w_q.shape[0])
+
+
+def program_sums(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> np.ndarray:
+    """The model's sums of every output of :func:`schedule_layer`'s program, in order: ``(outputs, M)``
+    int64, computed in bulk (float64 matmuls, exact: every partial sum of int8 x int8 products stays far
+    below 2**53). ``stream``: the whole reduction of each ``(token, row block)``; ``stationary``: the
+    partial sum of each ``(row block, K chunk, token)``. Integer arrays only."""
+    if params.is_float:
+        raise ValueError("program_sums applies to integer arrays (the fp16 sums depend on the order)")
+    x, w = _tiled(params, x_q, w_q)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    m = params.rows
+    if params.dataflow == "stream":  # (T, C*N) @ (C*N, B*M) -> (T, B, M)
+        sums = x64.reshape(x.shape[0], -1) @ w64.transpose(2, 3, 0, 1).reshape(-1, w.shape[0] * m)
+    else:  # per chunk c: (T, N) @ (N, B*M) -> (B, C, T, M)
+        per_chunk = np.matmul(
+            x64.transpose(1, 0, 2), w64.transpose(2, 3, 0, 1).reshape(w.shape[2], -1, w.shape[0] * m)
+        )
+        sums = per_chunk.reshape(w.shape[2], x.shape[0], w.shape[0], m).transpose(2, 0, 1, 3)
+    return sums.reshape(-1, m).astype(np.int64)
 
 
 def prepare_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> PreparedStimulus:
@@ -117,7 +145,8 @@ def assemble(params: ArrayParams, program: Program, sums: np.ndarray) -> np.ndar
     if sums.shape != (len(program.targets), params.rows):
         raise ValueError(f"expected {len(program.targets)} outputs of {params.rows} sums, got {sums.shape}")
     blocks = -(-program.out_features // params.rows)
-    acc = np.zeros((program.tokens, blocks * params.rows), dtype=np.int64)
-    for (token, block), row_sums in zip(program.targets, sums, strict=True):
-        acc[token, block * params.rows : (block + 1) * params.rows] += row_sums
-    return acc[:, : program.out_features]
+    acc = np.zeros((program.tokens, blocks, params.rows), dtype=np.int64)
+    if len(sums):
+        token, block = np.asarray(program.targets).T
+        np.add.at(acc, (token, block), sums)
+    return acc.reshape(program.tokens, -1)[:, : program.out_features]
