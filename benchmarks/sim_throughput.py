@@ -22,9 +22,9 @@ import time
 from hw.generate import verilog_for
 from hw.params import ArrayParams
 from sim.build import build_root
+from sim.fastsim import verilate_cpp
 from sim.runner import run_array
 from sim.settings import THROUGHPUT_DIVISOR, THROUGHPUT_REPORT
-from sim.toolchain import ensure_verilator
 
 try:
     from benchmarks.results import write_section
@@ -69,41 +69,11 @@ int main(int argc, char** argv) {
 
 def cpp_limit(params: ArrayParams, cycles: int) -> tuple[float, float]:
     """Cycles per second and MACs per second of the bare Verilator model of ``params``."""
-    ensure_verilator()
     top = params.default_name()
     folder = build_root() / f"cpp-{top}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{top}.v").write_text(verilog_for(params, name=top))
-    (folder / "main.cpp").write_text(CPP_TESTBENCH)
-    build = subprocess.run(
-        [
-            "verilator",
-            "--cc",
-            "--exe",
-            "--build",
-            "-O3",
-            "--prefix",
-            "Vtop",
-            "--top-module",
-            top,
-            "-Wno-fatal",
-            "-o",
-            "bench",
-            f"{top}.v",
-            "main.cpp",
-            "-j",
-            "2",
-        ],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
-    if build.returncode:
-        raise RuntimeError(f"the C++ testbench did not build:\n{build.stdout[-2000:]}{build.stderr[-2000:]}")
-    output = subprocess.run(
-        [str(folder / "obj_dir" / "bench"), str(cycles)], check=True, capture_output=True, text=True
-    ).stdout.split()
-    ran, seconds = int(output[0]), float(output[1])
+    executable = verilate_cpp(folder, verilog_for(params, name=top), top, CPP_TESTBENCH, "bench")
+    output = subprocess.run([str(executable), str(cycles)], check=True, capture_output=True, text=True)
+    ran, seconds = int(output.stdout.split()[0]), float(output.stdout.split()[1])
     return ran / seconds, ran * params.macs_per_beat / seconds
 
 

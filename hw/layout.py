@@ -413,6 +413,39 @@ def weight_load_words(params: ArrayParams, tiles: object) -> np.ndarray:
     return _payload_words([(elements, params.weight_bits)], weight_load_layout(params).size)
 
 
+def act_field_bytes(params: ArrayParams, act: object) -> np.ndarray | None:
+    """The ``act`` field of ``R`` activation vectors ``(R, N)`` as whole bytes ``(R, N * a / 8)``, or
+    ``None`` when the field does not fill whole bytes (then pack with :func:`input_words`)."""
+    act = _check_activations(params, act).reshape(-1, params.lanes)
+    return _field_bytes(act, params.act_width, final=False)
+
+
+def tile_field_bytes(params: ArrayParams, tiles: object) -> np.ndarray | None:
+    """``R`` weight tiles ``(R, M, N)`` as the whole bytes ``(R, T / 8)`` of the ``weight`` field, or
+    ``None`` when the tile does not fill whole bytes."""
+    elements = tile_elements(params, np.asarray(tiles).reshape(-1, params.rows, params.lanes))
+    return _field_bytes(elements, params.weight_bits, final=False)
+
+
+def words_from_field_bytes(
+    width: int, fields: list[np.ndarray], last: np.ndarray | None = None
+) -> np.ndarray:
+    """A ``width``-bit payload assembled from whole-byte fields ``(R, bytes)`` in order from bit 0 (from
+    :func:`act_field_bytes`, :func:`tile_field_bytes`), then the ``last`` bit when given, as
+    ``(R, port_words(width))`` uint32 words: for building many payloads from a few distinct fields."""
+    rows = len(fields[0])
+    parts = [*fields, *([] if last is None else [np.asarray(last, np.uint8).reshape(rows, 1)])]
+    used = sum(part.shape[1] for part in fields) * 8 + (0 if last is None else 1)
+    if used != width:
+        raise ValueError(f"fields of {used} bits do not make a {width}-bit payload")
+    padded = np.zeros((rows, port_words(width) * WORD_BITS // 8), np.uint8)
+    offset = 0
+    for part in parts:
+        padded[:, offset : offset + part.shape[1]] = part
+        offset += part.shape[1]
+    return padded.view("<u4")
+
+
 def output_sums(params: ArrayParams, words: np.ndarray) -> np.ndarray:
     """The ``(B, M)`` int64 sums of ``B`` ``o_stream`` payloads given as ``(B, port_words(width))`` uint32
     (the inverse of the packing of :func:`pack_output`; FP16 arrays: binary16 bit patterns)."""

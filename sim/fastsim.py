@@ -56,6 +56,7 @@ from hw.layout import (
 from hw.params import ArrayParams
 from sim.build import build_root, exclusive
 from sim.protocol import CLOCK_PORT, INPUT_STREAM, OUTPUT_STREAM, RESET_CYCLES, RESET_PORT, WEIGHT_STREAM
+from sim.scheduler import PackedProgram
 from sim.stimulus import Op, Stimulus
 from sim.toolchain import ensure_verilator
 
@@ -67,6 +68,10 @@ _HEADER = struct.Struct("<6Q")
 _RESPONSE = struct.Struct("<4Q")
 _EXECUTABLE = "harness"
 _STAMP = "build-key.json"
+
+
+def _little_words(words: np.ndarray) -> bytes:
+    return np.ascontiguousarray(words, dtype="<u4").tobytes()
 
 
 def cpp_name(port: str) -> str:
@@ -318,8 +323,10 @@ class FastArray:
             self._process.stdin.close()
             self._process.wait(timeout=30)
 
-    def request(self, stimulus: Stimulus) -> bytes:
-        """The request bytes of ``stimulus`` (beats and loads only)."""
+    def run(self, stimulus: Stimulus) -> FastRun:
+        """Run one program of beats and loads and return every output it produced (:class:`FastRun`)."""
+        if not isinstance(stimulus, Stimulus):
+            raise TypeError(f"stimulus must be a sim.stimulus.Stimulus, not {type(stimulus).__name__}")
         kind = np.asarray(stimulus.kind)
         if np.any((kind != Op.BEAT) & (kind != Op.LOAD)):
             raise ValueError("stimulus: the fast harness runs programs of beats and loads (no resets)")
@@ -330,30 +337,32 @@ class FastArray:
             )
         tiles = stimulus.weights[beats] if self.params.dataflow == "stream" else None
         beat_words = input_words(self.params, stimulus.act[beats], tiles, stimulus.last[beats])
-        load_words = (
-            weight_load_words(self.params, stimulus.weights[loads])
-            if loads.any()
-            else np.zeros((0, 1), "<u4")
-        )
-        expected = int(np.count_nonzero(stimulus.last[beats]))
-        header = _HEADER.pack(
-            len(kind), int(beats.sum()), int(loads.sum()), expected, self._drain, self._timeout
-        )
-        return b"".join([header, kind.astype(np.uint8).tobytes(), beat_words.tobytes(), load_words.tobytes()])
+        load_words = weight_load_words(self.params, stimulus.weights[loads]) if loads.any() else None
+        return self.run_words(kind, beat_words, load_words, int(np.count_nonzero(stimulus.last[beats])))
 
-    def run(self, stimulus: Stimulus) -> FastRun:
-        """Run one program and return every output it produced (see :class:`FastRun`)."""
-        if not isinstance(stimulus, Stimulus):
-            raise TypeError(f"stimulus must be a sim.stimulus.Stimulus, not {type(stimulus).__name__}")
+    def run_packed(self, program: PackedProgram) -> FastRun:
+        """Run a layer's program packed by :func:`sim.scheduler.pack_layer`."""
+        if not isinstance(program, PackedProgram):
+            raise TypeError(f"program must be a sim.scheduler.PackedProgram, not {type(program).__name__}")
+        return self.run_words(program.kind, program.beat_words, program.load_words, len(program.targets))
+
+    def run_words(
+        self, kind: np.ndarray, beat_words: np.ndarray, load_words: np.ndarray | None, outputs: int
+    ) -> FastRun:
+        """Run operations of ``kind`` (beats and loads) with their payload words, expecting ``outputs``."""
         start = time.perf_counter()
-        message = self.request(stimulus)
+        kind = np.asarray(kind, np.uint8)
+        load_words = np.zeros((0, 1), "<u4") if load_words is None else load_words
+        header = _HEADER.pack(
+            len(kind), len(beat_words), len(load_words), outputs, self._drain, self._timeout
+        )
         if self._process.poll() is not None:
             raise RuntimeError(f"the harness process ended (status {self._process.returncode})")
-        self._process.stdin.write(message)
+        for part in (header, kind.tobytes(), _little_words(beat_words), _little_words(load_words)):
+            self._process.stdin.write(part)
         self._process.stdin.flush()
         taken, cycles, status, nanoseconds = _RESPONSE.unpack(self._read(_RESPONSE.size))
-        expected = int(np.count_nonzero(stimulus.last[stimulus.kind == Op.BEAT]))
-        kept = min(taken, expected + self._drain)
+        kept = min(taken, outputs + self._drain)
         raw = np.frombuffer(self._read(4 * kept * self._output_words), "<u4").reshape(kept, -1)
         sums = output_sums(self.params, raw) if kept else np.zeros((0, self.params.rows), np.int64)
         self.cycles += cycles

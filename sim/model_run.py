@@ -1,14 +1,14 @@
 """A BitNet model whose every projection runs on the generated RTL, each accumulator checked.
 
 :class:`RtlMatmul` is a :attr:`model.infer.GoldenLM.matmul` hook: each ``q/k/v/o/gate/up/down`` integer
-matmul of the forward pass (the prefill of the prompt and every decode step) is tiled by
-:func:`sim.scheduler.schedule_layer` in the array's dataflow and run on a :class:`sim.fastsim.FastArray`.
-Its outputs are checked twice: every output sum against :func:`sim.scheduler.program_sums` (the schedule's
-partial sums, in order), and the assembled ``(T, O)`` accumulators against
-:func:`model.bitlinear.bitlinear_int`. The hook returns the RTL's accumulators, so a wrong array changes the
-text; when the array produced the wrong number of outputs (nothing to assemble) it returns the golden ones
-and counts the call as failed. Norms, RoPE, attention, the MLP's elementwise work and the rescale stay in
-NumPy.
+matmul of the forward pass (the prefill of the prompt and every decode step) becomes the program of
+:func:`sim.scheduler.schedule_layer` in the array's dataflow, packed into payload words by
+:func:`sim.scheduler.pack_layer`, and runs on a :class:`sim.fastsim.FastArray`. Its outputs are checked
+twice: every output sum against :func:`sim.scheduler.program_sums` (the schedule's partial sums, in order),
+and the assembled ``(T, O)`` accumulators against :func:`model.bitlinear.bitlinear_int`. The hook returns
+the RTL's accumulators, so a wrong array changes the text; when the array produced the wrong number of
+outputs (nothing to assemble) it returns the golden ones and counts the call as failed. Norms, RoPE,
+attention, the MLP's elementwise work and the rescale stay in NumPy.
 
 :func:`generate_on_rtl` runs :meth:`GoldenLM.generate` with the hook and, beside it, the golden model alone,
 and returns an :class:`RtlReport` (texts, tokens, MACs, mismatches, speed).
@@ -29,7 +29,7 @@ from model.infer import GoldenLM
 from model.operands import projection_type
 from model.tokenizer import decode, encode
 from sim.fastsim import FastArray
-from sim.scheduler import assemble, program_sums, schedule_layer
+from sim.scheduler import assemble, pack_layer, program_sums
 from sim.stimulus import Op
 
 
@@ -95,11 +95,11 @@ class RtlMatmul:
     def __call__(self, name: str, x_q: np.ndarray, w_q: np.ndarray) -> np.ndarray:
         start = time.perf_counter()
         params, counts = self.array.params, self.counts
-        program = schedule_layer(params, x_q, w_q)
-        run = self.array.run(program.stimulus)
+        program = pack_layer(params, x_q, w_q)
+        run = self.array.run_packed(program)
         expected = program_sums(params, x_q, w_q)
         golden = bitlinear_int(x_q, w_q)
-        kinds = program.stimulus.kind
+        kinds = program.kind
         counts.calls += 1
         counts.macs += x_q.shape[0] * w_q.shape[0] * w_q.shape[1]
         counts.macs_by_type[projection_type(name)[0]] += x_q.shape[0] * w_q.shape[0] * w_q.shape[1]

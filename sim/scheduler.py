@@ -25,9 +25,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw.layout import (
+    act_field_bytes,
+    input_layout,
+    input_words,
+    tile_field_bytes,
+    weight_load_layout,
+    weight_load_words,
+    words_from_field_bytes,
+)
 from hw.params import ArrayParams
 from sim.protocol import PreparedStimulus, prepare
-from sim.stimulus import Op, Stimulus, beats
+from sim.stimulus import Op, Stimulus
 
 #: For each output of the array, in order: ``(token, row_block)``.
 Targets = list[tuple[int, int]]
@@ -61,34 +70,49 @@ def _pad(array: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return padded
 
 
-def _stream_schedule(params: ArrayParams, x: np.ndarray, w: np.ndarray) -> tuple[Stimulus, Targets]:
-    """For every token and row block, one reduction over the K chunks, each beat with its tile.
+@dataclass(frozen=True)
+class Order:
+    """The operations of a layer's program as indices, in issue order: the kind of each (:class:`Op`), the
+    token (-1 for a load), K chunk and row block it concerns, and its ``last`` flag."""
 
-    ``x`` is ``(T, chunks, N)``, ``w`` ``(blocks, M, chunks, N)``.
-    """
-    tokens, chunks, n = x.shape
-    blocks, m = w.shape[:2]
-    act = np.broadcast_to(x[:, None], (tokens, blocks, chunks, n)).reshape(-1, n)
-    tiles = np.broadcast_to(w.transpose(0, 2, 1, 3)[None], (tokens, blocks, chunks, m, n)).reshape(-1, m, n)
-    last = np.tile(np.arange(chunks) == chunks - 1, tokens * blocks)
-    targets = [(token, block) for token in range(tokens) for block in range(blocks)]
-    return beats(params, act, tiles, last), targets
+    kind: np.ndarray
+    token: np.ndarray
+    chunk: np.ndarray
+    block: np.ndarray
+    last: np.ndarray
 
 
-def _stationary_schedule(params: ArrayParams, x: np.ndarray, w: np.ndarray) -> tuple[Stimulus, Targets]:
+def _stream_order(tokens: int, blocks: int, chunks: int) -> Order:
+    """For every token and row block, one reduction over the K chunks, each beat with its tile."""
+    token, block, chunk = (a.ravel() for a in np.indices((tokens, blocks, chunks)))
+    kind = np.full(token.size, Op.BEAT, np.int8)
+    return Order(kind, token, chunk, block, chunk == chunks - 1)
+
+
+def _stationary_order(tokens: int, blocks: int, chunks: int) -> Order:
     """For every row block and K chunk, the tile loaded once and every token a one-beat reduction on it."""
-    tokens, chunks, n = x.shape
-    blocks, m = w.shape[:2]
-    groups = blocks * chunks  # one (load, T beats) group per (block, chunk), block-major
-    kind = np.tile(np.array([Op.LOAD] + [Op.BEAT] * tokens, np.int8), groups)
-    act = np.zeros((blocks, chunks, 1 + tokens, n), np.int64)
-    act[:, :, 1:] = x.transpose(1, 0, 2)[None]
-    weights = np.zeros((blocks, chunks, 1 + tokens, m, n), np.int64)
-    weights[:, :, 0] = w.transpose(0, 2, 1, 3)
-    last = np.tile(np.arange(1 + tokens) > 0, groups)
-    stimulus = Stimulus(kind, act.reshape(-1, n), weights.reshape(-1, m, n), last, np.zeros(len(kind), bool))
-    targets = [(token, block) for block in range(blocks) for _ in range(chunks) for token in range(tokens)]
-    return stimulus, targets
+    block, chunk, slot = (a.ravel() for a in np.indices((blocks, chunks, 1 + tokens)))
+    token = slot - 1
+    kind = np.where(token < 0, Op.LOAD, Op.BEAT).astype(np.int8)
+    return Order(kind, token, chunk, block, token >= 0)
+
+
+def layer_order(params: ArrayParams, tokens: int, blocks: int, chunks: int) -> Order:
+    """The order of the operations of a layer in the dataflow of ``params`` (see the module docstring)."""
+    order = _stream_order if params.dataflow == "stream" else _stationary_order
+    return order(tokens, blocks, chunks)
+
+
+def _stimulus(params: ArrayParams, order: Order, x: np.ndarray, w: np.ndarray) -> Stimulus:
+    """The operations of ``order`` on ``x`` ``(T, chunks, N)`` and ``w`` ``(blocks, M, chunks, N)``."""
+    n, m = params.lanes, params.rows
+    beat = order.kind == Op.BEAT
+    act = np.zeros((len(order.kind), n), np.int64)
+    act[beat] = x[order.token[beat], order.chunk[beat]]
+    carries = ~beat if params.dataflow == "stationary" else beat
+    weights = np.zeros((len(order.kind), m, n), np.int64)
+    weights[carries] = w[order.block[carries], :, order.chunk[carries]]
+    return Stimulus(order.kind, act, weights, order.last.copy(), np.zeros(len(order.kind), bool))
 
 
 def _tiled(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,9 +133,54 @@ def _tiled(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> tuple[np.nd
 def schedule_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> Program:
     """The program computing ``x_q @ w_q.T`` on an array with ``params`` (see the module docstring)."""
     x, w = _tiled(params, x_q, w_q)
-    schedule = _stream_schedule if params.dataflow == "stream" else _stationary_schedule
-    stimulus, targets = schedule(params, x, w)
-    return Program(stimulus, targets, x_q.shape[0], w_q.shape[0])
+    order = layer_order(params, x.shape[0], w.shape[0], x.shape[1])
+    targets = list(zip(order.token[order.last].tolist(), order.block[order.last].tolist(), strict=True))
+    return Program(_stimulus(params, order, x, w), targets, x_q.shape[0], w_q.shape[0])
+
+
+@dataclass(frozen=True)
+class PackedProgram:
+    """A layer's program as a compiled harness takes it (:class:`sim.fastsim.FastArray`): the kind of every
+    operation, the beats' ``i_stream`` and the loads' ``w_stream`` payloads as uint32 words, and, like
+    :class:`Program`, where each output goes."""
+
+    kind: np.ndarray
+    beat_words: np.ndarray
+    load_words: np.ndarray
+    targets: Targets
+    tokens: int
+    out_features: int
+
+
+def pack_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> PackedProgram:
+    """The program of :func:`schedule_layer`, packed straight into payload words: each distinct activation
+    chunk and weight tile is packed once and copied into the beats (and loads) that carry it, when both
+    fill whole bytes; otherwise through :func:`schedule_layer` and :func:`hw.layout.input_words`."""
+    x, w = _tiled(params, x_q, w_q)
+    n, m = params.lanes, params.rows
+    order = layer_order(params, x.shape[0], w.shape[0], x.shape[1])
+    targets = list(zip(order.token[order.last].tolist(), order.block[order.last].tolist(), strict=True))
+    act = act_field_bytes(params, x.reshape(-1, n))
+    tiles = tile_field_bytes(params, w.transpose(0, 2, 1, 3).reshape(-1, m, n))
+    beat = order.kind == Op.BEAT
+    if act is None or tiles is None:
+        stimulus = _stimulus(params, order, x, w)
+        carried = stimulus.weights[beat] if params.dataflow == "stream" else None
+        beat_words = input_words(params, stimulus.act[beat], carried, stimulus.last[beat])
+        load_words = weight_load_words(params, stimulus.weights[~beat]) if (~beat).any() else None
+    else:
+        act, tiles = act.reshape(*x.shape[:2], -1), tiles.reshape(w.shape[0], w.shape[2], -1)
+        fields = [act[order.token[beat], order.chunk[beat]]]
+        if params.dataflow == "stream":
+            fields.append(tiles[order.block[beat], order.chunk[beat]])
+        beat_words = words_from_field_bytes(input_layout(params).size, fields, order.last[beat])
+        loaded = tiles[order.block[~beat], order.chunk[~beat]]
+        load_words = (
+            words_from_field_bytes(weight_load_layout(params).size, [loaded]) if len(loaded) else None
+        )
+    if load_words is None:
+        load_words = np.zeros((0, 1), "<u4")
+    return PackedProgram(order.kind, beat_words, load_words, targets, x_q.shape[0], w_q.shape[0])
 
 
 def program_sums(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> np.ndarray:
@@ -139,7 +208,7 @@ def prepare_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> Prep
     return prepare(params, schedule_layer(params, x_q, w_q).stimulus)
 
 
-def assemble(params: ArrayParams, program: Program, sums: np.ndarray) -> np.ndarray:
+def assemble(params: ArrayParams, program: Program | PackedProgram, sums: np.ndarray) -> np.ndarray:
     """Add the array's output sums ``(outputs, M)`` into the ``(T, O)`` accumulator matrix (int64)."""
     sums = np.asarray(sums, dtype=np.int64)
     if sums.shape != (len(program.targets), params.rows):
