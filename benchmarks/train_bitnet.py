@@ -99,8 +99,8 @@ def markdown_table(table: pd.DataFrame) -> str:
     """The study's table in Markdown."""
     lines = [
         "| run | hidden x layers | non-embedding params | val nats/byte | val bits/byte | vs fp twin "
-        "| last-fifth gain | tokens/s | wall |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| best val (step) | last-fifth gain | tokens/s | wall |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():
         gap = "" if math.isnan(row.gap_to_fp) or row.precision == "fp" else f"{row.gap_to_fp:+.1%}"
@@ -108,6 +108,7 @@ def markdown_table(table: pd.DataFrame) -> str:
         lines.append(
             f"| {row.size} {row.precision} | {row.hidden_size} x {row.layers} | {row.non_embedding_params:,} "
             f"| {row.val_loss:.4f} | {row.bits_per_byte:.4f} | {gap} "
+            f"| {row.best_val_loss:.4f} ({row.best_step}) "
             f"| {row.last_fifth_improvement:.2%}{flag} | {row.tokens_per_s:,.0f} "
             f"| {row.wall_s / 60:.1f} min |"
         )

@@ -11,7 +11,8 @@ Runs are resumable: a run whose folder holds a training checkpoint continues fro
 only re-exported), so an interrupted study loses at most ``eval_every`` steps per run.
 
 :func:`summarize` turns the runs' logs into the table (validation loss and bits per byte, tokens seen,
-tokens/s, wall time, and the convergence check: the relative improvement of the validation loss over the
+tokens/s, wall time, the best validation loss and its step (a run that starts to overfit the 1 MB text
+ends above its best), and the convergence check: the relative improvement of the validation loss over the
 last fifth of the steps, which :data:`CONVERGED_BELOW` bounds), :func:`loss_curves` into the curves, and
 :func:`loss_curve_figure` draws them.
 """
@@ -171,7 +172,9 @@ def summary_row(config: StudyConfig, size: str, precision: str) -> dict[str, Any
     """One row of the study's table (see :func:`summarize`)."""
     rows = read_log(config.folder(size, precision))
     model = preset(size, precision)
-    final_val = [row["val_loss"] for row in rows if row["val_loss"] is not None][-1]
+    evaluated = [(int(row["step"]), row["val_loss"]) for row in rows if row["val_loss"] is not None]
+    final_val = evaluated[-1][1]
+    best_step, best_val = min(evaluated, key=lambda pair: (pair[1], pair[0]))
     improvement = last_share_improvement(rows)
     steps = int(rows[-1]["step"])
     return {
@@ -185,6 +188,8 @@ def summary_row(config: StudyConfig, size: str, precision: str) -> dict[str, Any
         "tokens": steps * config.batch_size * config.seq_len,
         "val_loss": final_val,
         "bits_per_byte": final_val / math.log(2),
+        "best_val_loss": best_val,
+        "best_step": best_step,
         "last_fifth_improvement": improvement,
         "converged": improvement < CONVERGED_BELOW,
         "tokens_per_s": statistics.median(row["tokens_per_s"] for row in rows),

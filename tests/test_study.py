@@ -79,6 +79,9 @@ def test_the_table_compares_each_run_with_its_twin(study):
     for run in config.runs:
         rows = read_log(config.folder(*run))
         assert table.loc[run].val_loss == rows[-1]["val_loss"]
+        evaluated = {int(row["step"]): row["val_loss"] for row in rows if row["val_loss"] is not None}
+        assert table.loc[run].best_val_loss == min(evaluated.values()) <= table.loc[run].val_loss
+        assert evaluated[table.loc[run].best_step] == table.loc[run].best_val_loss
         assert table.loc[run].converged == (table.loc[run].last_fifth_improvement < 0.03)
         assert table.loc[run].tokens_per_s > 0 and table.loc[run].wall_s > 0
 
