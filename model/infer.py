@@ -20,6 +20,7 @@ The forward pass is transformers' (``models/bitnet/modeling_bitnet.py``), in flo
   exact in int32, ``y = acc / (s_x * weight_scale)``. :attr:`GoldenLM.matmul` is that integer matmul: a
   caller may replace it (``matmul(name, x_q, w_q) -> acc``) to watch or compute each projection elsewhere
   (the generated RTL, for instance); ``name`` is e.g. ``"model.layers.0.self_attn.q_proj"``.
+  :attr:`GoldenLM.observe` (``observe(name, x)``) sees every projection's float input, in both precisions.
 
 :meth:`GoldenLM.generate` decodes greedily (``temperature=0``) or by sampling, with a KV cache.
 """
@@ -53,6 +54,8 @@ BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "bitnet-b
 #: ``matmul(name, x_q, w_q) -> acc``: the integer matmul of one projection (int8 ``(T, in)``, ternary
 #: ``(out, in)`` -> int32 ``(T, out)``).
 IntMatmul = Callable[[str, np.ndarray, np.ndarray], np.ndarray]
+#: ``observe(name, x)``: sees the float32 input ``(T, in)`` of every projection (both precisions).
+FloatObserver = Callable[[str, np.ndarray], None]
 
 
 def default_matmul(name: str, x_q: np.ndarray, w_q: np.ndarray) -> np.ndarray:
@@ -71,7 +74,9 @@ class Projection:
     s_w: np.float32 | None = None
     w: np.ndarray | None = None
 
-    def __call__(self, x: np.ndarray, matmul: IntMatmul) -> np.ndarray:
+    def __call__(self, x: np.ndarray, matmul: IntMatmul, observe: FloatObserver | None = None) -> np.ndarray:
+        if observe is not None:
+            observe(self.name, x)
         if self.w is not None:
             return x @ self.w.T
         x_q, s_x = quantize_activations(x)
@@ -138,6 +143,8 @@ class GoldenLM:
         The architecture.
     matmul : IntMatmul
         The integer matmul of every b1.58 projection (replace it to watch or move the computation).
+    observe : FloatObserver or None
+        When set, called with every projection's float input (both precisions), before quantization.
     """
 
     def __init__(
@@ -151,6 +158,10 @@ class GoldenLM:
         self.config = config
         self.embed, self.layers, self.norm, self.lm_head = embed, layers, norm, lm_head
         self.matmul: IntMatmul = default_matmul
+        self.observe: FloatObserver | None = None
+
+    def _project(self, projection: Projection, x: np.ndarray) -> np.ndarray:
+        return projection(x, self.matmul, self.observe)
 
     def _check_ids(self, token_ids: object, cache_length: int = 0) -> np.ndarray:
         ids = np.asarray(token_ids)
@@ -173,9 +184,9 @@ class GoldenLM:
         c = self.config
         t, heads, kv_heads, dim = x.shape[0], c.num_attention_heads, c.num_key_value_heads, c.head_dim
         p = layer.projections
-        q = p["q_proj"](x, self.matmul).reshape(t, heads, dim).transpose(1, 0, 2)
-        k = p["k_proj"](x, self.matmul).reshape(t, kv_heads, dim).transpose(1, 0, 2)
-        v = p["v_proj"](x, self.matmul).reshape(t, kv_heads, dim).transpose(1, 0, 2)
+        q = self._project(p["q_proj"], x).reshape(t, heads, dim).transpose(1, 0, 2)
+        k = self._project(p["k_proj"], x).reshape(t, kv_heads, dim).transpose(1, 0, 2)
+        v = self._project(p["v_proj"], x).reshape(t, kv_heads, dim).transpose(1, 0, 2)
         cos, sin = rope_tables(c, np.arange(start, start + t))
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if index < len(cache.keys):
@@ -191,13 +202,13 @@ class GoldenLM:
         visible = np.arange(keys.shape[1])[None, :] <= (start + np.arange(t))[:, None]
         scores = np.where(visible[None], scores, np.float32(-np.inf))
         out = (softmax(scores) @ values).transpose(1, 0, 2).reshape(t, heads * dim)
-        return p["o_proj"](rms_norm(out, layer.attn_sub_norm, c.rms_norm_eps), self.matmul)
+        return self._project(p["o_proj"], rms_norm(out, layer.attn_sub_norm, c.rms_norm_eps))
 
     def _mlp(self, layer: Layer, x: np.ndarray) -> np.ndarray:
         p = layer.projections
-        gate = np.square(np.maximum(p["gate_proj"](x, self.matmul), np.float32(0)))  # relu2
-        hidden = rms_norm(gate * p["up_proj"](x, self.matmul), layer.ffn_sub_norm, self.config.rms_norm_eps)
-        return p["down_proj"](hidden, self.matmul)
+        gate = np.square(np.maximum(self._project(p["gate_proj"], x), np.float32(0)))  # relu2
+        hidden = rms_norm(gate * self._project(p["up_proj"], x), layer.ffn_sub_norm, self.config.rms_norm_eps)
+        return self._project(p["down_proj"], hidden)
 
     def _forward(self, ids: np.ndarray, cache: KVCache) -> np.ndarray:
         """Hidden states after the final norm ``(T, hidden)`` of ``ids`` following the cached positions."""

@@ -16,7 +16,8 @@ are the operands whose statistics the hardware's energy depends on; :func:`opera
   token whose largest entry sits in an outlier channel has its other channels squeezed towards zero
   (``outlier_scaled_share``: the share of tokens whose absmax is in an outlier channel).
 
-This module needs NumPy and pandas only (no torch).
+:func:`record_float_inputs` keeps the float inputs of every projection instead, in either precision (the
+full-precision twin has no integer operands). This module needs NumPy and pandas only (no torch).
 """
 
 from __future__ import annotations
@@ -109,6 +110,27 @@ def record_operands(model: GoldenLM, windows: Sequence[np.ndarray]) -> ModelOper
         operands.activations[kind] = [np.concatenate(activations[kind, i]) for i in layers]
         operands.weights[kind] = [weights[kind, i] for i in layers]
     return operands
+
+
+def record_float_inputs(model: GoldenLM, windows: Sequence[np.ndarray]) -> dict[str, list[np.ndarray]]:
+    """Per projection type, per layer: the float32 inputs ``(tokens, in_features)`` of every projection
+    while ``model`` (either precision) reads ``windows``, through :attr:`GoldenLM.observe` (a
+    full-precision twin's activations, e.g. for an FP16 array)."""
+    if not isinstance(model, GoldenLM):
+        raise TypeError(f"model must be a GoldenLM (model.infer.load_model), not {type(model).__name__}")
+    inputs: dict[tuple[str, int], list[np.ndarray]] = {}
+
+    def observe(name: str, x: np.ndarray) -> None:
+        inputs.setdefault(projection_type(name), []).append(np.array(x, np.float32))
+
+    previous, model.observe = model.observe, observe
+    try:
+        for window in windows:
+            model.logits(window)
+    finally:
+        model.observe = previous
+    layers = range(model.config.num_hidden_layers)
+    return {kind: [np.concatenate(inputs[kind, i]) for i in layers] for kind in PROJECTION_TYPES}
 
 
 def _channel_outliers(x_q: np.ndarray) -> tuple[np.ndarray, float]:

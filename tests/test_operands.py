@@ -20,8 +20,10 @@ from model.operands import (
     operand_figure,
     operand_statistics,
     projection_type,
+    record_float_inputs,
     record_operands,
 )
+from model.quant import quantize_activations
 from model.tokenizer import BOS_ID
 from tests.test_train import synthetic_text
 
@@ -129,3 +131,20 @@ def test_the_figure_has_a_histogram_and_the_zero_shares(recorded):
     figure = operand_figure(operand_statistics(recorded), activation_histogram(recorded))
     values, zeros = figure.axes
     assert len(values.lines) == len(PROJECTION_TYPES) and len(zeros.patches) == 2 * len(PROJECTION_TYPES)
+
+
+def test_float_inputs_quantize_to_the_recorded_int8_activations(bundled, text_file, recorded):
+    inputs = record_float_inputs(bundled, heldout_windows(text_file, 24, 3))
+    assert bundled.observe is None
+    for kind in PROJECTION_TYPES:
+        for x, x_q in zip(inputs[kind], recorded.activations[kind], strict=True):
+            assert x.dtype == np.float32
+            np.testing.assert_array_equal(quantize_activations(x)[0], x_q)
+
+
+def test_float_inputs_of_a_full_precision_model(tmp_path, text_file):
+    model = load_model(export(BitNetLM(preset("small", "fp"), seed=0), tmp_path / "fp"))
+    inputs = record_float_inputs(model, heldout_windows(text_file, 16, 2))
+    assert inputs["down_proj"][0].shape == (32, model.config.intermediate_size)
+    with pytest.raises(TypeError, match="GoldenLM"):
+        record_float_inputs("model", [])
