@@ -50,6 +50,8 @@ CONFIG_FILE = "config.json"
 #: ``python -m model.train --precision b1.58 --size small --steps 2000 --out build/train/small-b158`` and
 #: copying ``build/train/small-b158/model`` here (benchmarks/RESULTS.md, section bundled-checkpoint).
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "bitnet-b158-small"
+#: Its full-precision twin (the same preset, data, recipe, steps and seed; float32 weights).
+BUNDLED_TWIN = Path(__file__).resolve().parent / "checkpoints" / "bitnet-fp-small"
 
 #: ``matmul(name, x_q, w_q) -> acc``: the integer matmul of one projection (int8 ``(T, in)``, ternary
 #: ``(out, in)`` -> int32 ``(T, out)``).

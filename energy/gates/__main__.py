@@ -3,8 +3,9 @@
 ``python -m energy.gates --array {ternary,int8,fp16} [array parameters]`` runs
 :func:`energy.gates.measure.measure_array` (synthesis, a gate-level simulation on realistic data checked
 bit-exactly against the golden model, liberty power tables) and prints the area, the cells, a
-critical-path estimate, and the energy per MAC split into combinational, sequential and leakage. Bad
-options print one line and exit 2.
+critical-path estimate, and the energy per MAC split into combinational, sequential and leakage.
+``--operands model[:DIR]`` measures on a trained model's operands of one projection type
+(:mod:`energy.gates.model_operands`) instead of Gaussian ones. Bad options print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import argparse
 import sys
 
 from energy.gates.measure import DEFAULT_BEATS, ENGINES, GateMeasurement, measure_array
+from energy.gates.model_operands import DEFAULT_PROJECTION, parse_operands
 from energy.gates.power import DEFAULT_CLOCK_PS, DEFAULT_SLEW_PS, EnergySettings
 from energy.gates.realistic import check_zero
 from energy.gates.synth import FlowSettings
 from hw.generate import add_array_arguments, params_from_arguments
 from model.cli import OneLineErrorParser, fail, positive_int
+from model.operands import PROJECTION_TYPES
 
 
 def _float(text: str) -> float:
@@ -37,6 +40,16 @@ def _zero(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error).removeprefix("zero must be ")) from None
 
 
+def _layer(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a layer number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
         prog="python -m energy.gates",
@@ -51,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--zero", type=_zero, default="gaussian", help="weight zeros: 'gaussian' or a fraction"
+    )
+    parser.add_argument(
+        "--operands",
+        default="gaussian",
+        help="'gaussian' (with --zero), or 'model[:DIR[,TWIN]]': a trained model's operands of one "
+        "projection type on held-out text (default the bundled checkpoint and its twin; "
+        "energy.gates.model_operands)",
+    )
+    parser.add_argument(
+        "--projection", choices=PROJECTION_TYPES, default=DEFAULT_PROJECTION, help="with --operands model"
+    )
+    parser.add_argument(
+        "--layer", type=_layer, default=None, help="decoder layer with --operands model (default: the middle)"
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the data")
     parser.add_argument("--slew-ps", type=_float, default=DEFAULT_SLEW_PS, help="input transition for tables")
@@ -75,8 +101,10 @@ def format_measurement(m: GateMeasurement) -> str:
         + ", ".join(f"{n.removesuffix('_ASAP7_75t_R')} {c}" for n, c in sorted(m.synth.cells.items())),
         "critical path (estimate: liberty tables, no slew propagation or wires): "
         f"{m.critical_path_ps:.0f} ps",
-        f"window: {m.activity['beats']} beats, {m.activity['macs']} MACs, weight zero fraction "
-        f"{m.activity['zero_fraction']:.3f}, all {m.activity['outputs']} outputs bit-exact "
+        f"window: {m.activity['beats']} beats, {m.activity['macs']} MACs of {m.activity['operands']} "
+        f"operands, weight zero fraction {m.activity['zero_fraction']:.3f}, activation zero fraction "
+        f"{m.activity.get('activation_zero_fraction', float('nan')):.3f}, toggle rate "
+        f"{m.activity['toggle_rate']:.3f}, all {m.activity['outputs']} outputs bit-exact "
         f"(gate-level simulation: {m.activity['engine']})",
         "run time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in m.seconds.items()),
         "energy per MAC (pJ): " + ", ".join(f"{k} {v:.5f}" for k, v in per_mac.items()),
@@ -99,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             settings=settings,
             flow=FlowSettings(clock_ps=args.abc_clock_ps),
             engine=args.engine,
+            operands=parse_operands(args.operands, args.projection, args.layer),
         )
     except (TypeError, ValueError) as error:
         fail(parser.prog, str(error))

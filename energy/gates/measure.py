@@ -26,8 +26,9 @@ from energy.gates.cells import cell_models
 from energy.gates.circuit import Circuit
 from energy.gates.gatesim import GateSimulator, simulate_prepared
 from energy.gates.liberty import read_library
+from energy.gates.model_operands import ModelSource, model_operands
 from energy.gates.netlist import read_netlist
-from energy.gates.power import EnergyReport, EnergySettings, gate_energy
+from energy.gates.power import EnergyReport, EnergySettings, gate_energy, toggle_rate
 from energy.gates.realistic import check_zero, realistic_operands, weight_zero_fraction
 from energy.gates.synth import FlowSettings, SynthResult, synthesize
 from energy.gates.timing import critical_path_ps
@@ -36,6 +37,7 @@ from hw.params import ArrayParams
 from sim.runner import run_array
 from sim.scheduler import prepare_layer
 from sim.settings import ActivitySettings
+from sim.stimulus import Op
 
 #: How the mapped netlist is simulated for activity: :mod:`energy.gates.gatesim` (NumPy, no compilation;
 #: the default) or cocotb + Verilator on the cell models of :mod:`energy.gates.cells` with a VCD (minutes
@@ -57,12 +59,21 @@ class GateMeasurement:
     seconds: dict = field(default_factory=dict)
 
 
-def _check_request(engine: str, beats: int, zero: str) -> None:
+def _check_request(engine: str, beats: int, zero: str, operands: str | ModelSource) -> None:
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if not isinstance(beats, int) or beats < 1:
         raise ValueError(f"beats must be a positive integer, got {beats!r}")
     check_zero(zero)
+    if isinstance(operands, ModelSource):
+        if zero != "gaussian":
+            raise ValueError(f"zero={zero!r} applies to Gaussian operands, not to a model's")
+        if engine != "numpy":
+            raise ValueError("operands: a model's operands are simulated by the numpy engine only")
+    elif operands != "gaussian":
+        raise ValueError(
+            f"operands must be 'gaussian' or an energy.gates.model_operands.ModelSource, got {operands!r}"
+        )
 
 
 def measure_array(
@@ -75,13 +86,15 @@ def measure_array(
     settings: EnergySettings | None = None,
     flow: FlowSettings | None = None,
     engine: str = "numpy",
+    operands: str | ModelSource = "gaussian",
 ) -> GateMeasurement:
     """Synthesize, simulate (bit-exact checked) and price one array; see the module docstring.
 
     ``engine`` chooses the gate-level simulator (:data:`ENGINES`); ``zero`` is ``"gaussian"`` or a weight
-    zero fraction in [0, 1) (:mod:`energy.gates.realistic`).
+    zero fraction in [0, 1) (:mod:`energy.gates.realistic`); ``operands`` a
+    :class:`energy.gates.model_operands.ModelSource` takes the operands from a trained model instead.
     """
-    _check_request(engine, beats, zero)
+    _check_request(engine, beats, zero, operands)
     settings = settings or EnergySettings()
     flow = flow or FlowSettings()
     top = params.default_name()
@@ -92,11 +105,16 @@ def measure_array(
     seconds = {"synthesis": result.seconds, "synthesis_call": time.perf_counter() - started}
     started = time.perf_counter()
     if engine == "numpy":
-        window, activity, cycles = _simulate_numpy(params, circuit, beats, zero, seed, settings)
+        data = _operands(params, beats, zero, seed, operands)
+        window, activity, cycles = _simulate_numpy(params, circuit, data, settings)
     else:
         window, activity, cycles = _simulate_cocotb(params, result, circuit, beats, zero, seed)
     seconds["simulation"] = time.perf_counter() - started
     window["engine"] = engine
+    window["operands"] = (
+        operands.describe() if isinstance(operands, ModelSource) else f"gaussian, zero {zero}"
+    )
+    window["toggle_rate"] = toggle_rate(circuit, activity, cycles)
     started = time.perf_counter()
     energy = gate_energy(circuit, activity, window["macs"], cycles, settings)
     critical = critical_path_ps(circuit, settings.slew_ps)
@@ -104,17 +122,29 @@ def measure_array(
     return GateMeasurement(params.as_dict(), result, energy, window, critical, seconds)
 
 
+def _operands(
+    params: ArrayParams, beats: int, zero: str, seed: int, operands: str | ModelSource
+) -> tuple[np.ndarray, np.ndarray]:
+    """Activations ``(T, K)`` and weights ``(M, K)`` for a window of ``beats`` beats."""
+    rng = np.random.default_rng(seed)
+    if isinstance(operands, ModelSource):
+        return model_operands(params, operands, rng, beats)
+    return realistic_operands(params, rng, beats, zero)
+
+
 def _simulate_numpy(
-    params: ArrayParams, circuit: Circuit, beats: int, zero: str, seed: int, settings: EnergySettings
+    params: ArrayParams, circuit: Circuit, data: tuple[np.ndarray, np.ndarray], settings: EnergySettings
 ) -> tuple[dict, Activity, int]:
-    prepared = prepare_layer(params, *realistic_operands(params, np.random.default_rng(seed), beats, zero))
+    prepared = prepare_layer(params, *data)
     run = simulate_prepared(GateSimulator(circuit), prepared, clock_ps=settings.clock_ps)
+    beat = prepared.stimulus.kind == Op.BEAT
     window = {
         "beats": run.beats,
         "macs": run.beats * params.macs_per_beat,
         "outputs": run.outputs,
         "cycles": run.cycles,
         "zero_fraction": weight_zero_fraction(params, prepared.stimulus),
+        "activation_zero_fraction": float(np.mean(prepared.stimulus.act[beat] == 0)),
     }
     return window, run.activity, run.cycles
 

@@ -115,6 +115,15 @@ def _toggles_by_net(circuit: Circuit, activity: Activity) -> Counter:
     return toggles
 
 
+def toggle_rate(circuit: Circuit, activity: Activity, cycles: int) -> float:
+    """Toggles per cell-driven net per cycle over the window (0: nothing switched; 1: every net toggled
+    every cycle)."""
+    driven = circuit.driver
+    toggles = _toggles_by_net(circuit, activity)
+    total = sum(count for net, count in toggles.items() if net in driven)
+    return total / (len(driven) * cycles) if driven and cycles else 0.0
+
+
 def _net_energy(
     circuit: Circuit, toggles: Counter, voltage: float, slew_ps: float, report: EnergyReport
 ) -> None:
