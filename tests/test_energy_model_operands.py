@@ -19,13 +19,14 @@ from energy.gates.model_operands import (
     model_operands,
     parse_operands,
 )
+from energy.gates.study import ARRAY_ORDER, SMALL, model_operand_study
 from hw.params import ArrayParams
 from model.bitnet_config import preset
 from model.bitnet_torch import BitNetLM
 from model.export import export
 from model.fp16 import to_bits
 from model.infer import BUNDLED_CHECKPOINT, BUNDLED_TWIN, load_model
-from model.operands import heldout_windows, record_float_inputs, record_operands
+from model.operands import PROJECTION_TYPES, heldout_windows, record_float_inputs, record_operands
 from tests.test_train import synthetic_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,3 +130,18 @@ def test_the_command_refuses_bad_operands_in_one_line():
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "operands must be" in run.stderr
+
+
+def test_the_study_measures_every_projection_beside_the_gaussian_operands(source):
+    frame = model_operand_study(SMALL, source=source, dataflows=("stream",))
+    assert list(frame.array.unique()) == list(ARRAY_ORDER)
+    for array in ARRAY_ORDER:
+        rows = frame[frame.array == array]
+        assert rows.projection.tolist() == ["", *PROJECTION_TYPES]
+        assert rows.operands.iloc[0].startswith("gaussian") and rows.operands.iloc[1].startswith(
+            "model q_proj"
+        )
+        assert (rows.energy_per_mac_pJ > 0).all() and (rows.outputs_checked > 0).all()
+    down = frame[(frame.array == "ternary") & (frame.projection == "down_proj")].iloc[0]
+    query = frame[(frame.array == "ternary") & (frame.projection == "q_proj")].iloc[0]
+    assert down.activation_zero_fraction > query.activation_zero_fraction

@@ -16,6 +16,8 @@ What the study measures (:class:`StudyConfig` sets the sizes; :data:`FULL` is th
 - :func:`zero_sweep`: energy per MAC as the weights' zero fraction goes from 0 to 2/3 (the same netlist:
   only the data change).
 - :func:`row_scaling`: the check behind ``measured_rows``.
+- :func:`model_operand_study`: every array in both dataflows on a trained model's operands of each
+  projection type, beside the Gaussian figures.
 
 Row scaling. The ``M`` rows of an array are identical copies (the same tree on the same broadcast
 activations, each with its own weights and accumulator) plus a few flip-flops of shared handshake control,
@@ -37,9 +39,12 @@ import pandas as pd
 
 from energy.arithmetic import matmul_saving
 from energy.gates.measure import DEFAULT_BEATS, GateMeasurement, measure_array
+from energy.gates.model_operands import ModelSource
 from energy.tables import EnergyTables, resolve_tables
-from hw.params import DEFAULT_MAX_K, ArrayParams
+from hw.params import DATAFLOWS, DEFAULT_MAX_K, ArrayParams
 from model.cli import OneLineErrorParser, fail
+from model.infer import load_model
+from model.operands import PROJECTION_TYPES
 
 PAPER_NODE = "7nm"
 ARRAY_ORDER = ("ternary", "int8", "fp16")
@@ -121,7 +126,10 @@ def measurement_row(measurement: GateMeasurement, rows: int) -> dict:
         "tree": p["tree"],
         "pipeline": p["pipeline"],
         "dataflow": p["dataflow"],
+        "operands": measurement.activity.get("operands", "gaussian"),
         "zero_fraction": measurement.activity["zero_fraction"],
+        "activation_zero_fraction": measurement.activity.get("activation_zero_fraction"),
+        "toggle_rate": measurement.activity.get("toggle_rate"),
         "area_um2": synth.area_um2 * scale,
         "area_per_lane_um2": synth.area_um2 / (p["lanes"] * p["rows"]),
         "cells": round(synth.cell_count * scale),
@@ -228,6 +236,35 @@ def row_scaling(
     frame["area_vs_full"] = frame["area_um2"] / frame["area_um2"].iloc[-1]
     frame["energy_vs_full"] = frame["energy_per_mac_pJ"] / frame["energy_per_mac_pJ"].iloc[-1]
     return frame
+
+
+def model_operand_study(
+    config: StudyConfig,
+    *,
+    source: ModelSource | None = None,
+    dataflows: tuple[str, ...] = DATAFLOWS,
+    pdk: str | Path | None = None,
+) -> pd.DataFrame:
+    """Every array at ``sweep_lanes`` in each dataflow on a trained model's operands of each projection type
+    (:mod:`energy.gates.model_operands`; default the bundled checkpoint and its twin), beside the same
+    array on Gaussian operands: one record per (dataflow, array, operands), with a ``projection`` column
+    (empty for Gaussian). ``max_k`` is raised to the model's longest projection input when it is shorter
+    (the whole input is one reduction)."""
+    source = source or ModelSource()
+    longest = load_model(source.checkpoint).config.intermediate_size
+    records = []
+    for dataflow in dataflows:
+        for array in ARRAY_ORDER:
+            params = config.params(array, config.sweep_lanes, dataflow=dataflow)
+            params = replace(params, max_k=max(params.max_k, longest))
+            records.append(_measure(config, params, config.rows, pdk) | {"projection": ""})
+            for projection in PROJECTION_TYPES:
+                measurement = measure_array(
+                    params, pdk=pdk, beats=config.beats, seed=config.seed,
+                    operands=replace(source, projection=projection),
+                )  # fmt: skip
+                records.append(measurement_row(measurement, config.rows) | {"projection": projection})
+    return pd.DataFrame(records)
 
 
 # --- command line ---------------------------------------------------------------------------------------
