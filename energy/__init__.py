@@ -20,6 +20,10 @@ Modules, each with one job:
     the figures and ``python -m energy.report``.
 ``energy.checks``, ``energy.ledger``
     argument checks shared by the modules above, and the traced energy ledger (rows with their sources).
+``energy.model_energy``
+    energy per token of a trained model's matmuls from the energy per MAC measured at gate level on its
+    own operands, per projection type, in the system waterfall and extrapolated to larger shapes
+    (``python -m energy.model_energy``).
 ``energy.gates``
     the gate-level wing: generated arrays synthesized to ASAP7 cells, simulated bit-exact on realistic
     data and priced with the liberty's tables (``python -m energy.gates``; see its package docstring).

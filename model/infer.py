@@ -46,11 +46,12 @@ ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP_PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-#: The trained b1.58 checkpoint shipped with the package (preset ``small``, Tiny Shakespeare), made by
-#: ``python -m model.train --precision b1.58 --size small --steps 2000 --out build/train/small-b158`` and
-#: copying ``build/train/small-b158/model`` here (benchmarks/RESULTS.md, section bundled-checkpoint).
+#: The trained b1.58 checkpoint shipped with the package (preset ``small``, Tiny Shakespeare, 3,000 steps):
+#: the run ``small b1.58`` of ``python benchmarks/train_bitnet.py`` (``build/train/study/small-b1.58/model``
+#: copied here; benchmarks/RESULTS.md, section bundled-checkpoint).
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "bitnet-b158-small"
-#: Its full-precision twin (the same preset, data, recipe, steps and seed; float32 weights).
+#: Its full-precision twin, the study's run ``small fp`` (the same preset, data, recipe, steps and seed;
+#: float32 weights).
 BUNDLED_TWIN = Path(__file__).resolve().parent / "checkpoints" / "bitnet-fp-small"
 
 #: ``matmul(name, x_q, w_q) -> acc``: the integer matmul of one projection (int8 ``(T, in)``, ternary

@@ -16,6 +16,9 @@
 ``energy.gates.realistic``, ``energy.gates.tb_activity``
     realistic operands (Gaussian data through the model's quantizers, or a chosen zero fraction) and the
     cocotb activity bench that drives them through an RTL or gate-level array.
+``energy.gates.model_operands``
+    a trained model's operands of one projection type (``--operands model``): the b1.58 model's for the
+    ternary array, with its full-precision twin's weights (int8) or activations and weights (FP16).
 ``energy.gates.gatesim``, ``energy.gates.activity``
     the levelized NumPy gate simulator, and the VCD toggle reader of the cocotb + Verilator flow.
 ``energy.gates.power``, ``energy.gates.timing``
@@ -23,5 +26,6 @@
 ``energy.gates.measure``
     one measurement: synthesize, simulate bit-exact, price, time.
 ``energy.gates.study``, ``energy.gates.plots``
-    the study (ternary vs int8 vs FP16, trees, pipelining, zero sweep, row scaling) and its figures.
+    the study (ternary vs int8 vs FP16, trees, pipelining, zero sweep, row scaling, model operands per
+    projection type) and its figures.
 """
