@@ -13,6 +13,7 @@ NOTEBOOKS = [
     "beyond_arithmetic.ipynb",
     "gate_level_energy.ipynb",
     "bitnet_vs_fp.ipynb",
+    "model_on_hardware.ipynb",
 ]
 
 
@@ -41,6 +42,9 @@ def test_notebook_executes_and_shows_its_plots(name):
     elif name.startswith("bitnet"):  # the tiny study CI runs (BITNET_STUDY unset)
         assert "small: b1.58 " in text and "large: b1.58 " in text and " bits/byte vs small fp " in text
         assert "bundled: zero activations down_proj " in text
+    elif name.startswith("model_on"):  # 8 tokens on an 8 x 4 array, the committed per-MAC table
+        assert text.count("identical to the golden model; ") == 2 and "mismatches 0," in text
+        assert "decode: per token b1.58 " in text and "prefill: per token b1.58 " in text
     elif name.startswith("gate_level"):  # the small study CI runs (BITNET_STUDY unset)
         assert "FP16/ternary = " in text and "(paper table: 71.4x)" in text and "ternary: " in text
     else:
