@@ -7,7 +7,6 @@ import dataclasses
 import math
 
 import pytest
-import torch
 
 from model.study import (
     RUNS,
@@ -21,14 +20,7 @@ from model.study import (
     summarize,
     train_all,
 )
-from tests.test_train import synthetic_text
-
-
-@pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+from tests.test_train import _keep_torch_threads, synthetic_text  # noqa: F401 (autouse fixture)
 
 
 @pytest.fixture(scope="module")

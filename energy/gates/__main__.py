@@ -19,7 +19,7 @@ from energy.gates.power import DEFAULT_CLOCK_PS, DEFAULT_SLEW_PS, EnergySettings
 from energy.gates.realistic import check_zero
 from energy.gates.synth import FlowSettings
 from hw.generate import add_array_arguments, params_from_arguments
-from model.cli import OneLineErrorParser, fail, positive_int
+from model.cli import OneLineErrorParser, fail, non_negative_int, positive_int
 from model.operands import PROJECTION_TYPES
 
 
@@ -38,16 +38,6 @@ def _zero(text: str) -> str:
         return check_zero(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error).removeprefix("zero must be ")) from None
-
-
-def _layer(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a layer number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--projection", choices=PROJECTION_TYPES, default=DEFAULT_PROJECTION, help="with --operands model"
     )
     parser.add_argument(
-        "--layer", type=_layer, default=None, help="decoder layer with --operands model (default: the middle)"
+        "--layer",
+        type=non_negative_int,
+        default=None,
+        help="decoder layer with --operands model (default: the middle)",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the data")
     parser.add_argument("--slew-ps", type=_float, default=DEFAULT_SLEW_PS, help="input transition for tables")
