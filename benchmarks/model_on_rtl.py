@@ -3,7 +3,8 @@
 For the default array (``hw.params`` defaults: ternary, N=64, M=8) in both dataflows, in one run:
 
 1. the limit: the bare Verilator model with a minimal C++ testbench (``benchmarks/sim_throughput.py``'s: a
-   random payload every cycle, no checking);
+   random payload every cycle, no checking), and cocotb on the same Verilog (``test_full_throughput``:
+   random reductions, every output checked);
 2. the compiled harness (``sim.fastsim``) on one random ternary layer of ``--layer-tokens`` tokens x
    ``--layer-size`` x ``--layer-size`` (``sim.model_run.RtlMatmul``: schedule, pack, simulate, decode,
    check every output sum and accumulator), as verified MACs/s over the whole call;
@@ -31,10 +32,10 @@ from sim.model_run import RtlMatmul, RtlReport, generate_on_rtl
 
 try:
     from benchmarks.results import write_section
-    from benchmarks.sim_throughput import cpp_limit
+    from benchmarks.sim_throughput import cocotb_throughput, cpp_limit
 except ImportError:  # run as a script from the benchmarks folder
     from results import write_section
-    from sim_throughput import cpp_limit
+    from sim_throughput import cocotb_throughput, cpp_limit
 
 DATAFLOWS = ("stream", "stationary")
 PROMPT = "ROMEO:"
@@ -73,6 +74,8 @@ def dataflow_section(params: ArrayParams, args: argparse.Namespace, limit: tuple
         report = generate_on_rtl(model, array, PROMPT, args.tokens)
     model_macs_s = report.as_dict()["verified_macs_per_s"]
     limit_cycles, limit_macs = limit
+    cocotb, _ = cocotb_throughput(params, args.cocotb_macs)
+    cocotb_macs_s = cocotb["macs"] / cocotb["seconds"]
     lines = [
         f"`{params.default_name()}` ({params.macs_per_beat} MACs per beat):",
         "",
@@ -80,12 +83,15 @@ def dataflow_section(params: ArrayParams, args: argparse.Namespace, limit: tuple
         "|---|---:|---:|---:|---|",
         f"| bare Verilator C++ testbench, no checking (the limit) | | {limit_macs:,.0f} (simulated) "
         f"| {limit_cycles:,.0f} | random payload every cycle |",
+        f"| cocotb + Verilator, random reductions | {cocotb['macs']:,} | {cocotb_macs_s:,.0f} "
+        f"| {cocotb['beats'] / cocotb['seconds']:,.0f} | every output checked |",
         f"| compiled harness, random layer {args.layer_tokens} x {args.layer_size} x {args.layer_size} | "
         f"| {layer_macs_s:,.0f} | {layer_cycles_s:,.0f} | {layer_mismatches} mismatches |",
         model_row(report),
         "",
         f"Harness / limit: layer {layer_macs_s / limit_macs:.0%}, model {model_macs_s / limit_macs:.0%} "
-        f"(goal >= 40%). Model wall time {report.wall_seconds:.1f} s.",
+        f"(goal >= 40%); cocotb / limit {cocotb_macs_s / limit_macs:.0%}. Model wall time "
+        f"{report.wall_seconds:.1f} s.",
     ]
     return "\n".join(lines)
 
@@ -96,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layer-tokens", type=positive_int, default=64, help="tokens of the random layer")
     parser.add_argument("--layer-size", type=positive_int, default=1024, help="K = O of the random layer")
     parser.add_argument("--cycles", type=positive_int, default=2_000_000, help="cycles of the bare C++ run")
+    parser.add_argument("--cocotb-macs", type=positive_int, default=2_000_000, help="MACs of the cocotb run")
     return parser
 
 
