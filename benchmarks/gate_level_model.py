@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from energy.gates.study import FULL, markdown, model_operand_study
+from model.atomic import write_table
 
 try:
     from benchmarks.results import write_section
@@ -66,9 +67,7 @@ def main() -> int:
     started = time.perf_counter()
     frame = with_ratios(model_operand_study(FULL))
     CSV.parent.mkdir(parents=True, exist_ok=True)
-    partial = CSV.with_name(CSV.name + ".partial")
-    frame.to_csv(partial, index=False, float_format="%.6g")
-    partial.replace(CSV)
+    write_table(CSV, frame)
     body = "\n\n".join(
         [
             f"N = {FULL.sweep_lanes} lanes, M = {FULL.rows} rows (measured on {FULL.measured_rows}), "

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from hw.params import ArrayParams
+from hw.params import DATAFLOWS, ArrayParams
 from model.cli import OneLineErrorParser, positive_int
 from model.infer import BUNDLED_CHECKPOINT, load_model
 from sim.fastsim import FastArray
@@ -37,7 +37,6 @@ except ImportError:  # run as a script from the benchmarks folder
     from results import write_section
     from sim_throughput import cocotb_throughput, cpp_limit
 
-DATAFLOWS = ("stream", "stationary")
 PROMPT = "ROMEO:"
 
 

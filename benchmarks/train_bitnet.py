@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from model.atomic import write_figure, write_table
 from model.cli import OneLineErrorParser, fail, positive_int
 from model.infer import load_model
 from model.operands import (
@@ -53,18 +54,6 @@ OPERANDS, HISTOGRAM = "train_bitnet_operands.csv", "train_bitnet_activation_hist
 OPERAND_WINDOWS = 32
 
 
-def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    frame.to_csv(partial, index=False, float_format="%.6g")
-    partial.replace(path)
-
-
-def _atomic_png(figure: Figure, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial.png")
-    figure.savefig(partial, dpi=120)
-    partial.replace(path)
-
-
 def operand_figure_name(run: str) -> str:
     return f"train_bitnet_operands_{run.replace(' ', '_')}.png"
 
@@ -90,9 +79,9 @@ def write_outputs(tables: dict[str, pd.DataFrame], figures: dict[str, Figure], f
     """Each table as CSV and each figure as PNG under its file name, each written whole."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
-        _atomic_csv(frame, folder / name)
+        write_table(folder / name, frame)
     for name, figure in figures.items():
-        _atomic_png(figure, folder / name)
+        write_figure(folder / name, figure)
 
 
 def markdown_table(table: pd.DataFrame) -> str:

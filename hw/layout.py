@@ -396,7 +396,10 @@ def input_words(params: ArrayParams, act: object, weights: object, last: object)
     if params.dataflow == "stream":
         if weights is None:
             raise ValueError("weights are required for dataflow='stream'")
-        tiles = np.asarray(weights).reshape(act.shape[0], params.rows, params.lanes)
+        tiles = np.asarray(weights)
+        if tiles.shape != (act.shape[0], params.rows, params.lanes):
+            expected = (act.shape[0], params.rows, params.lanes)
+            raise ValueError(f"weights must have shape {expected} to match act, got {tiles.shape}")
         fields.append((tile_elements(params, tiles), params.weight_bits))
     elif weights is not None:
         raise ValueError("weights must be None for dataflow='stationary' (load tiles with weight_load_words)")
@@ -437,7 +440,7 @@ def words_from_field_bytes(
     parts = [*fields, *([] if last is None else [np.asarray(last, np.uint8).reshape(rows, 1)])]
     used = sum(part.shape[1] for part in fields) * 8 + (0 if last is None else 1)
     if used != width:
-        raise ValueError(f"fields of {used} bits do not make a {width}-bit payload")
+        raise ValueError(f"fields: {used} bits do not make a width={width}-bit payload")
     padded = np.zeros((rows, port_words(width) * WORD_BITS // 8), np.uint8)
     offset = 0
     for part in parts:

@@ -25,7 +25,6 @@ This module imports torch; the NumPy inference (:mod:`model.infer`) does not nee
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.atomic import write_with
 from model.bitnet_config import BitNetLMConfig
 from model.torch_bitlinear import BitLinear
 
@@ -275,13 +275,7 @@ def save_torch_checkpoint(path: str | Path, model: BitNetLM, **extra: Any) -> Pa
         raise TypeError(f"model must be a BitNetLM, not {type(model).__name__}")
     path = Path(path)
     state = {"config": dataclasses.asdict(model.config), "model": model.state_dict(), **extra}
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        torch.save(state, partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+    return write_with(path, lambda partial: torch.save(state, partial))
 
 
 def load_torch_checkpoint(path: str | Path) -> tuple[BitNetLM, dict[str, Any]]:

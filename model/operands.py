@@ -17,7 +17,8 @@ are the operands whose statistics the hardware's energy depends on; :func:`opera
   (``outlier_scaled_share``: the share of tokens whose absmax is in an outlier channel).
 
 :func:`record_float_inputs` keeps the float inputs of every projection instead, in either precision (the
-full-precision twin has no integer operands). This module needs NumPy and pandas only (no torch).
+full-precision twin has no integer operands). :func:`operand_figure` draws them. This module needs NumPy,
+pandas and matplotlib (no torch).
 """
 
 from __future__ import annotations

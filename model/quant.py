@@ -114,6 +114,16 @@ def quantize_weights(w: np.ndarray) -> tuple[np.ndarray, np.float32]:
     return ternarize(w, s_w), s_w
 
 
+def quantize_weights_int8(w: np.ndarray, *, per_channel: bool) -> np.ndarray:
+    """Absmax int8 quantization of a weight matrix ``(out_features, in_features)`` for an int8 baseline:
+    ``round(w * 127 / max|w|)`` clipped to [-128, 127], the maximum per output channel (row) when
+    ``per_channel``, else over the whole tensor. Returns int8."""
+    w = as_float32(w, "w", min_ndim=2)
+    absmax = np.abs(w).max(axis=-1, keepdims=True) if per_channel else np.abs(w).max()
+    scale = np.float32(ACT_MAX) / np.maximum(absmax, EPS)
+    return np.clip(np.rint(w * scale), ACT_MIN, ACT_MAX).astype(np.int8)
+
+
 def quantize_activations(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Absmax int8 quantization of activations, per token (last axis).
 

@@ -172,10 +172,10 @@ def summary_row(config: StudyConfig, size: str, precision: str) -> dict[str, Any
     """One row of the study's table (see :func:`summarize`)."""
     rows = read_log(config.folder(size, precision))
     model = preset(size, precision)
+    improvement = last_share_improvement(rows)  # also checks that the run has evaluations
     evaluated = [(int(row["step"]), row["val_loss"]) for row in rows if row["val_loss"] is not None]
     final_val = evaluated[-1][1]
     best_step, best_val = min(evaluated, key=lambda pair: (pair[1], pair[0]))
-    improvement = last_share_improvement(rows)
     steps = int(rows[-1]["step"])
     return {
         "size": size,

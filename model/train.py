@@ -59,7 +59,6 @@ import csv
 import dataclasses
 import io
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -71,6 +70,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from model.atomic import write_text
 from model.bitnet_config import PRECISIONS, SIZES, BitNetLMConfig, preset
 from model.bitnet_torch import BitNetLM, load_torch_checkpoint, save_torch_checkpoint
 from model.cli import OneLineErrorParser, fail, positive_int
@@ -476,16 +476,6 @@ def log_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file beside it and a rename."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 def save(state: RunState, config: TrainConfig, corpus: Corpus, schedule: TwoStageSchedule) -> None:
     """Write the checkpoint, then the log, each whole."""
     save_torch_checkpoint(
@@ -502,7 +492,7 @@ def save(state: RunState, config: TrainConfig, corpus: Corpus, schedule: TwoStag
         elapsed=state.elapsed,
     )
     state.checkpoint_step = state.step
-    write_atomic(config.out_dir / LOG_FILE, log_text(state.log))
+    write_text(config.out_dir / LOG_FILE, log_text(state.log))
 
 
 # --- the run ----------------------------------------------------------------------------------------------

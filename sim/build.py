@@ -12,11 +12,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from model.atomic import write_text
 from sim.settings import build_root_override, waves_requested
 from sim.toolchain import ensure_verilator
 
@@ -80,16 +81,31 @@ def build_verilog(
         raise ValueError(f"top must be a Verilog module name, got {top!r}")
     waves = waves_requested() if waves is None else waves
     key = _build_key(verilog, top, waves, extra_args)
+    directory = cached_build(top, key, top, lambda folder: _verilate(folder, verilog, top, waves, extra_args))
+    return Build(directory, top, waves)
+
+
+def cached_build(prefix: str, key: dict, product: str, build: Callable[[Path], object]) -> Path:
+    """The folder ``build_root()/<prefix>-<hash of key>`` holding ``product`` (a path inside it): reused
+    when its stamp holds ``key`` and ``product`` exists, else built by ``build(folder)`` under the folder's
+    lock, the stamp written last (whole)."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    directory = build_root() / f"{top}-{digest}"
+    directory = build_root() / f"{prefix}-{digest}"
     with exclusive(directory):
         stamp = directory / _STAMP
-        if stamp.exists() and json.loads(stamp.read_text()) == key and (directory / top).exists():
-            return Build(directory, top, waves)
+        if _stamp_holds(stamp, key) and (directory / product).exists():
+            return directory
         stamp.unlink(missing_ok=True)
-        _verilate(directory, verilog, top, waves, extra_args)
-        stamp.write_text(json.dumps(key, sort_keys=True, indent=1))
-    return Build(directory, top, waves)
+        build(directory)
+        write_text(stamp, json.dumps(key, sort_keys=True, indent=1))
+    return directory
+
+
+def _stamp_holds(stamp: Path, key: dict) -> bool:
+    try:
+        return json.loads(stamp.read_text()) == key
+    except (OSError, ValueError):  # missing, or cut short by a killed build
+        return False
 
 
 def _build_key(verilog: str, top: str, waves: bool, extra_args: tuple[str, ...]) -> dict:

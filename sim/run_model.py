@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from hw.generate import add_array_arguments, params_from_arguments
+from model.atomic import write_text
 from model.cli import OneLineErrorParser, fail, positive_int
 from model.data import REPO_ROOT
 from model.infer import BUNDLED_CHECKPOINT, load_model
@@ -57,8 +58,9 @@ def summary(report: RtlReport) -> str:
         f"loads, {counts.cycles:,} cycles",
         f"mismatches: {counts.mismatches} ({counts.mismatched_sums} output sums, "
         f"{counts.mismatched_accumulators} accumulators, {counts.failed_calls} failed calls)",
-        f"{data['verified_macs_per_s']:,.0f} verified MACs/s in the harness, "
-        f"{counts.cycles / counts.seconds:,.0f} cycles/s; wall {report.wall_seconds:.2f} s, "
+        f"{data['verified_macs_per_s']:,.0f} verified MACs/s (whole projection calls), "
+        f"{counts.cycles / counts.simulated_seconds:,.0f} simulated cycles/s; "
+        f"wall {report.wall_seconds:.2f} s, "
         f"{data['seconds_per_token'] * 1e3:.1f} ms per token",
     ]
     return "\n".join(lines)
@@ -67,9 +69,7 @@ def summary(report: RtlReport) -> str:
 def write_report(report: RtlReport, path: Path) -> None:
     """The JSON report, through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(report.as_dict(), indent=1) + "\n")
-    partial.replace(path)
+    write_text(path, json.dumps(report.as_dict(), indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

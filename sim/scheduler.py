@@ -119,6 +119,8 @@ def _tiled(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> tuple[np.nd
     """``x_q`` as ``(T, chunks, N)`` and ``w_q`` as ``(blocks, M, chunks, N)``, zero-padded."""
     if x_q.ndim != 2 or w_q.ndim != 2 or x_q.shape[1] != w_q.shape[1]:
         raise ValueError(f"x_q (T, K) and w_q (O, K) must share K, got {x_q.shape} and {w_q.shape}")
+    if 0 in x_q.shape or 0 in w_q.shape:
+        raise ValueError(f"x_q and w_q must not be empty, got {x_q.shape} and {w_q.shape}")
     tokens, k = x_q.shape
     n, m = params.lanes, params.rows
     chunks = -(-k // n)
@@ -155,7 +157,7 @@ class PackedProgram:
 def pack_layer(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> PackedProgram:
     """The program of :func:`schedule_layer`, packed straight into payload words: each distinct activation
     chunk and weight tile is packed once and copied into the beats (and loads) that carry it, when both
-    fill whole bytes; otherwise through :func:`schedule_layer` and :func:`hw.layout.input_words`."""
+    fill whole bytes; otherwise through the scheduled stimulus and :func:`hw.layout.input_words`."""
     x, w = _tiled(params, x_q, w_q)
     n, m = params.lanes, params.rows
     order = layer_order(params, x.shape[0], w.shape[0], x.shape[1])
@@ -189,7 +191,7 @@ def program_sums(params: ArrayParams, x_q: np.ndarray, w_q: np.ndarray) -> np.nd
     below 2**53). ``stream``: the whole reduction of each ``(token, row block)``; ``stationary``: the
     partial sum of each ``(row block, K chunk, token)``. Integer arrays only."""
     if params.is_float:
-        raise ValueError("program_sums applies to integer arrays (the fp16 sums depend on the order)")
+        raise ValueError("params: program_sums applies to integer arrays (fp16 sums depend on the order)")
     x, w = _tiled(params, x_q, w_q)
     x64, w64 = x.astype(np.float64), w.astype(np.float64)
     m = params.rows

@@ -14,7 +14,7 @@ from model.bitlinear import bitlinear_int
 from model.infer import BUNDLED_CHECKPOINT, load_model
 from sim import run_model
 from sim.fastsim import FastArray
-from sim.faults import sign_error_verilog
+from sim.faults import sign_error_verilog, silent_verilog
 from sim.model_run import RtlMatmul, generate_on_rtl
 from sim.scheduler import assemble, program_sums, schedule_layer
 from sim.stimulus import beats, concat, reset
@@ -71,6 +71,17 @@ def test_a_sign_error_in_one_lane_is_caught():
     assert not np.array_equal(acc, bitlinear_int(x, w))
 
 
+def test_an_array_that_never_answers_times_out_and_the_call_counts_as_failed():
+    params = CONFIGS["t_n4_m2_p0_stream"]
+    x, w = np.ones((2, 8), np.int8), np.ones((3, 8), np.int8)
+    with FastArray(params, verilog=silent_verilog(params)) as array:
+        run = array.run(schedule_layer(params, x, w).stimulus)
+        assert run.timed_out and run.sums.shape == (0, params.rows)
+        hook = RtlMatmul(array)
+        np.testing.assert_array_equal(hook("model.layers.0.self_attn.q_proj", x, w), bitlinear_int(x, w))
+    assert hook.counts.failed_calls == 1 and hook.counts.mismatches > 0
+
+
 def test_the_harness_refuses_resets_and_loads_it_cannot_take():
     params = CONFIGS["t_n4_m2_p0_stream"]
     tile = np.zeros((1, 2, 4), np.int64)
@@ -79,6 +90,10 @@ def test_the_harness_refuses_resets_and_loads_it_cannot_take():
             array.run(concat([beats(params, np.zeros((1, 4)), tile, True), reset(params, drain=True)]))
         with pytest.raises(TypeError, match="Stimulus"):
             array.run([1, 2])
+        with pytest.raises(ValueError, match="beat_words must have shape"):
+            array.run_words(np.zeros(2, np.uint8), np.zeros((1, 1), "<u4"), None, 0)
+        with pytest.raises(ValueError, match="kind must be"):
+            array.run_words(np.array([3]), np.zeros((0, 1), "<u4"), None, 0)
 
 
 @pytest.fixture(scope="module")

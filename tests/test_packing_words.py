@@ -103,5 +103,5 @@ def test_a_packed_layer_is_the_scheduled_stimulus(params, tokens):
 def test_program_sums_refuse_fp16_and_payloads_must_add_up():
     with pytest.raises(ValueError, match="integer arrays"):
         program_sums(ArrayParams("fp16", 2, 1), np.zeros((1, 2), np.int64), np.zeros((1, 2), np.int64))
-    with pytest.raises(ValueError, match="do not make a 40-bit payload"):
+    with pytest.raises(ValueError, match="do not make a width=40-bit payload"):
         words_from_field_bytes(40, [np.zeros((1, 4), np.uint8)])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from energy.gates.measure import DEFAULT_BEATS, ENGINES, GateMeasurement, measure_array
 from energy.gates.model_operands import DEFAULT_PROJECTION, parse_operands
@@ -20,6 +21,7 @@ from energy.gates.realistic import check_zero
 from energy.gates.synth import FlowSettings
 from hw.generate import add_array_arguments, params_from_arguments
 from model.cli import OneLineErrorParser, fail, non_negative_int, positive_int
+from model.data import DEFAULT_DATA
 from model.operands import PROJECTION_TYPES
 
 
@@ -71,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="decoder layer with --operands model (default: the middle)",
     )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="with --operands model: the training text whose held-out split the model reads",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the data")
     parser.add_argument("--slew-ps", type=_float, default=DEFAULT_SLEW_PS, help="input transition for tables")
     parser.add_argument("--clock-ps", type=_float, default=DEFAULT_CLOCK_PS, help="clock period for leakage")
@@ -120,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             settings=settings,
             flow=FlowSettings(clock_ps=args.abc_clock_ps),
             engine=args.engine,
-            operands=parse_operands(args.operands, args.projection, args.layer),
+            operands=parse_operands(args.operands, args.projection, args.layer, args.data),
         )
     except (TypeError, ValueError) as error:
         fail(parser.prog, str(error))

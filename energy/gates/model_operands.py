@@ -11,8 +11,9 @@ ternary array
     of its ternary weight rows (output channels drawn without replacement by the seed).
 int8 array
     The same int8 activations (the b1.58 model's: the array runs the same quantized activations), and the
-    full-precision twin's weights of the same rows quantized to int8 per output channel (absmax:
-    ``round(w * 127 / max|w_row|)``), the usual int8 weight quantization.
+    full-precision twin's weights of the same rows quantized to int8 per output channel
+    (:func:`model.quant.quantize_weights_int8`: ``round(w * 127 / max|w_row|)``), the usual int8 weight
+    quantization (the Gaussian operands of :mod:`energy.gates.realistic` use the per-tensor maximum).
 FP16 array
     The twin's own activations at that projection's input (``model.operands.record_float_inputs``: the
     twin reads the same windows in float32 and every projection's input is kept) and its weights of the
@@ -35,6 +36,7 @@ from model.data import DEFAULT_DATA
 from model.fp16 import to_bits
 from model.infer import BUNDLED_CHECKPOINT, BUNDLED_TWIN, GoldenLM, load_model
 from model.operands import PROJECTION_TYPES, heldout_windows, record_float_inputs, record_operands
+from model.quant import quantize_weights_int8
 
 #: The projection type measured unless told otherwise (the widest input of the attention-free MLP path).
 DEFAULT_PROJECTION = "up_proj"
@@ -75,7 +77,7 @@ class ModelSource:
 
 
 def parse_operands(
-    text: str, projection: str = DEFAULT_PROJECTION, layer: int | None = None
+    text: str, projection: str = DEFAULT_PROJECTION, layer: int | None = None, data: Path = DEFAULT_DATA
 ) -> str | ModelSource:
     """``"gaussian"``, or a :class:`ModelSource` for ``model``, ``model:DIR`` or ``model:DIR,TWIN``."""
     if text == "gaussian":
@@ -91,6 +93,7 @@ def parse_operands(
         twin=Path(twin) if twin else BUNDLED_TWIN,
         projection=projection,
         layer=layer,
+        data=Path(data),
     )
 
 
@@ -128,13 +131,12 @@ def model_operands(
         x_q = operands.activations[source.projection][layer][:tokens]
         return x_q.astype(np.int64), operands.weights[source.projection][layer][rows].astype(np.int64)
     twin = load_model(source.twin)
-    if twin.config.precision != "fp" or twin.config.hidden_size != model.config.hidden_size:
+    same_shape = twin.config.replace(precision="b1.58") == model.config
+    if twin.config.precision != "fp" or not same_shape:
         raise ValueError(f"operands: {source.twin} is not a full-precision twin of {source.checkpoint}")
     w = twin.layers[layer].projections[source.projection].w[rows]
     if params.is_float:
         x = record_float_inputs(twin, windows)[source.projection][layer][:tokens]
         return to_bits(x).astype(np.int64), to_bits(w).astype(np.int64)
     x_q = record_operands(model, windows).activations[source.projection][layer][:tokens]
-    absmax = np.maximum(np.abs(w).max(axis=1, keepdims=True), np.finfo(np.float32).tiny)
-    w_q = np.clip(np.rint(w * (params.weight_max / absmax)), params.weight_min, params.weight_max)
-    return x_q.astype(np.int64), w_q.astype(np.int64)
+    return x_q.astype(np.int64), quantize_weights_int8(w, per_channel=True).astype(np.int64)

@@ -16,7 +16,7 @@ import numpy as np
 
 from hw.params import ArrayParams
 from model.fp16 import to_bits
-from model.quant import quantize_activations, quantize_weights
+from model.quant import quantize_activations, quantize_weights, quantize_weights_int8
 from sim.scheduler import schedule_layer
 from sim.stimulus import Op, Stimulus
 
@@ -61,7 +61,7 @@ def realistic_operands(
         elif params.array == "ternary":
             w_q = _ternary_with_zeros(rng, (m, k), float(zero))
         else:  # int8 weights: per-tensor absmax quantization of the same Gaussian matrix
-            w_q = np.clip(np.rint(w * (127 / np.abs(w).max())), -128, 127)
+            w_q = quantize_weights_int8(w, per_channel=False)
     if zero != "gaussian" and params.array != "ternary":
         w_q = np.where(_exact_share(rng, (m, k), float(zero)), 0, w_q)
     return x_q.astype(np.int64), w_q.astype(np.int64)
