@@ -221,15 +221,21 @@ def loss_curves(config: StudyConfig) -> pd.DataFrame:
 
 
 def loss_curve_figure(curves: pd.DataFrame) -> Figure:
-    """Validation bits per byte against steps, one line per run (b1.58 solid, fp dashed)."""
-    figure = Figure(figsize=(7, 4.2), layout="constrained")
-    axes = figure.subplots()
+    """Validation bits per byte against steps, one line per run (b1.58 solid, fp dashed): the whole run,
+    and its second half on a finer scale (where the runs separate)."""
+    figure = Figure(figsize=(12, 4.2), layout="constrained")
+    whole, tail = figure.subplots(1, 2)
+    half = curves.step.max() / 2
     for run, group in curves.groupby("run", sort=False):
         style = "--" if run.endswith(" fp") else "-"
-        axes.plot(group.step, group.val_loss / math.log(2), style, label=run)
-    axes.set(xlabel="step", ylabel="validation bits per byte", title="BitNet b1.58 vs full precision")
-    axes.grid(alpha=0.3)
-    axes.legend()
+        whole.plot(group.step, group.val_loss / math.log(2), style, label=run)
+        late = group[group.step >= half]
+        tail.plot(late.step, late.val_loss / math.log(2), style, label=run)
+    whole.set(xlabel="step", ylabel="validation bits per byte", title="BitNet b1.58 vs full precision")
+    tail.set(xlabel="step", ylabel="validation bits per byte", title="second half of the steps")
+    for axes in (whole, tail):
+        axes.grid(alpha=0.3)
+    whole.legend()
     return figure
 
 
