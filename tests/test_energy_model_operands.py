@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from text_data import synthetic_text
 
 from energy.gates.measure import measure_array
 from energy.gates.model_operands import (
@@ -27,7 +28,6 @@ from model.export import export
 from model.fp16 import to_bits
 from model.infer import BUNDLED_CHECKPOINT, BUNDLED_TWIN, load_model
 from model.operands import PROJECTION_TYPES, heldout_windows, record_float_inputs, record_operands
-from tests.test_train import synthetic_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

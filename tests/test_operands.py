@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from text_data import synthetic_text
 
 from model.bitnet_config import preset
 from model.bitnet_torch import BitNetLM
@@ -25,7 +26,6 @@ from model.operands import (
 )
 from model.quant import quantize_activations
 from model.tokenizer import BOS_ID
-from tests.test_train import synthetic_text
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import dataclasses
 import math
 
 import pytest
+from text_data import synthetic_text
 
 from model.study import (
     RUNS,
@@ -20,7 +21,6 @@ from model.study import (
     summarize,
     train_all,
 )
-from tests.test_train import _keep_torch_threads, synthetic_text  # noqa: F401 (autouse fixture)
 
 
 @pytest.fixture(scope="module")

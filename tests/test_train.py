@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
-import random
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from text_data import synthetic_text
 
 from model import train as train_module
 from model.bitnet_torch import BitNetLM, load_torch_checkpoint
@@ -48,7 +48,6 @@ from model.train import (
 )
 
 PROG = "python -m model.train"
-WORDS = "the quick brown fox jumps over a lazy dog and my cat sat on the mat while birds sing".split()
 #: Options of every test run: 30 steps of the small preset, evaluated every 10 steps.
 TINY = [
     "--steps", "30", "--warmup-steps", "3", "--batch-size", "8", "--seq-len", "32",
@@ -56,19 +55,6 @@ TINY = [
 ]  # fmt: skip
 #: Columns of the log that do not depend on the machine's speed.
 LOSS_COLUMNS = ("step", "lr", "weight_decay", "train_loss", "val_loss")
-
-
-def synthetic_text(lines: int = 600, seed: int = 0) -> str:
-    rng = random.Random(seed)
-    return "\n".join(" ".join(rng.choice(WORDS) for _ in range(8)) + "." for _ in range(lines)) + "\n"
-
-
-@pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    """A run sets torch's thread count for the process (``--threads``); give the next test its own back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -126,10 +126,7 @@ def measurement_row(measurement: GateMeasurement, rows: int) -> dict:
         "tree": p["tree"],
         "pipeline": p["pipeline"],
         "dataflow": p["dataflow"],
-        "operands": measurement.activity.get("operands", "gaussian"),
         "zero_fraction": measurement.activity["zero_fraction"],
-        "activation_zero_fraction": measurement.activity.get("activation_zero_fraction"),
-        "toggle_rate": measurement.activity.get("toggle_rate"),
         "area_um2": synth.area_um2 * scale,
         "area_per_lane_um2": synth.area_um2 / (p["lanes"] * p["rows"]),
         "cells": round(synth.cell_count * scale),
@@ -143,6 +140,17 @@ def measurement_row(measurement: GateMeasurement, rows: int) -> dict:
         "synthesis_s": measurement.seconds["synthesis"],
         "simulation_s": measurement.seconds["simulation"],
         "pricing_s": measurement.seconds["pricing"],
+    }
+
+
+def activity_columns(measurement: GateMeasurement) -> dict:
+    """What the operands did to the circuit: their source, the activations' zero fraction, the toggle rate
+    (the columns :func:`model_operand_study` adds to :func:`measurement_row`'s)."""
+    window = measurement.activity
+    return {
+        "operands": window["operands"],
+        "activation_zero_fraction": window.get("activation_zero_fraction"),
+        "toggle_rate": window["toggle_rate"],
     }
 
 
@@ -257,13 +265,13 @@ def model_operand_study(
         for array in ARRAY_ORDER:
             params = config.params(array, config.sweep_lanes, dataflow=dataflow)
             params = replace(params, max_k=max(params.max_k, longest))
-            records.append(_measure(config, params, config.rows, pdk) | {"projection": ""})
-            for projection in PROJECTION_TYPES:
+            for projection in ("", *PROJECTION_TYPES):
+                operands = replace(source, projection=projection) if projection else "gaussian"
                 measurement = measure_array(
-                    params, pdk=pdk, beats=config.beats, seed=config.seed,
-                    operands=replace(source, projection=projection),
-                )  # fmt: skip
-                records.append(measurement_row(measurement, config.rows) | {"projection": projection})
+                    params, pdk=pdk, beats=config.beats, seed=config.seed, operands=operands
+                )
+                row = measurement_row(measurement, config.rows) | activity_columns(measurement)
+                records.append(row | {"projection": projection})
     return pd.DataFrame(records)
 
 
