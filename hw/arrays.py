@@ -33,14 +33,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from amaranth.hdl import Module, Mux, ResetSignal, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 
 from hw.fp16 import adder, adder_tree, multiplier
-from hw.layout import array_signature, input_layout, ternary_code_layout
+from hw.layout import array_signature, group_code_layout, input_layout, ternary_code_layout
 from hw.params import ArrayParams
-from hw.tree import PipelinedTreeBuilder
+from hw.tree import PipelinedTreeBuilder, Term
 from model.fp16 import FP16_BITS, NEGATIVE_ZERO
+from model.group_code import entry_digits
 
 _COMMON_DOC = """
     Parameters
@@ -158,10 +159,28 @@ class MacArray(wiring.Component):
         """One weight of the tile as the product level reads it (``bits``: its slice of the port)."""
         raise NotImplementedError  # pragma: no cover
 
-    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Value:
-        """Build row ``row``'s product level and tree over ``act[i]`` and ``weights[i]``; return the root's
-        value (the row's sum of one beat, as :meth:`_accumulate` takes it)."""
+    def _shared_operands(self, builder: PipelinedTreeBuilder, acts: list[Value]) -> list:
+        """Per-beat logic shared by every row, built once (the LUT engine's tables); its result is what
+        :meth:`_row_sum` receives as ``act``. Default: the lanes' activations themselves."""
+        return acts
+
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list, weights: list) -> Value:
+        """Build row ``row``'s product level and tree over ``act[i]`` (what :meth:`_shared_operands`
+        returns) and ``weights[i]``; return the root's value (the row's sum of one beat, as
+        :meth:`_accumulate` takes it)."""
         raise NotImplementedError  # pragma: no cover
+
+    def _reduce(self, builder: PipelinedTreeBuilder, row: int, leaves: list[Term], names: list[str]) -> Value:
+        """Row ``row``'s tree over the level-0 ``leaves`` (:class:`~hw.tree.Term`): pairwise adders
+        (``tree="signed"``) or a carry-save tree with one carry-propagate adder (``"csa"``, node
+        ``r<row>_csa``, registered as level 1 when a register follows it)."""
+        staged = builder.stage(0, leaves, names)
+        if self._params.tree != "csa":
+            root, _ = builder.reduce(staged, f"r{row}")
+            return root.value
+        name = f"r{row}_csa"
+        (root,) = builder.stage(1, [builder.carry_save(name, staged)], [name])
+        return root.value
 
     def _accumulator(self, row: int) -> Signal:
         """Row ``row``'s accumulator register; its ``init`` is also the value a ``last`` beat clears it to."""
@@ -192,7 +211,8 @@ class MacArray(wiring.Component):
         acts, weights = self._operands(tile_bits, tile_offset)
         control = self._pipeline_control(m, in_reset)
         builder = PipelinedTreeBuilder(m, p.register_levels, control.enables, cap=p.tree_sum_width)
-        roots = [self._row_sum(builder, r, acts, weights[r]) for r in range(p.rows)]
+        shared = self._shared_operands(builder, acts)
+        roots = [self._row_sum(builder, r, shared, weights[r]) for r in range(p.rows)]
         builder.elaborate_registers()
         nodes = dict(builder.nodes)
         nodes.update(self._outputs(m, control, roots))
@@ -223,7 +243,7 @@ class MacArray(wiring.Component):
         weights = [
             [
                 self._weight(tile_bits[tile_offset + wb * k : tile_offset + wb * (k + 1)])
-                for k in range(r * p.lanes, (r + 1) * p.lanes)
+                for k in range(r * p.weight_fields, (r + 1) * p.weight_fields)
             ]
             for r in range(p.rows)
         ]
@@ -311,21 +331,59 @@ class TernaryMacArray(MacArray):
     def _weight(self, bits: Value) -> data.View:
         return data.View(ternary_code_layout(), bits)
 
-    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Value:
-        p = self._params
-        lo, hi = p.act_min, p.act_max
-        if p.tree == "signed":
-            leaves, names = [], []
-            for i in range(p.lanes):
-                code = weights[i]
-                gated = builder.node(f"r{row}_g{i}", Mux(code.nonzero, act[i], 0), lo, hi).value
-                negated = builder.node(f"r{row}_n{i}", -gated, -hi, -lo).value
-                name = f"r{row}_l0_{i}"
-                leaves.append(builder.node(name, Mux(code.negative, negated, gated), lo, -lo))
-                names.append(name)
-            root, _ = builder.reduce(builder.stage(0, leaves, names), f"r{row}")
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list, weights: list) -> Value:
+        tree = self._params.tree
+        if tree == "split":
+            return self._split_sum(builder, row, act, weights)
+        if tree == "signed":
+            leaves = [self._negated_lane(builder, row, i, act[i], weights[i]) for i in range(len(act))]
+            return self._reduce(builder, row, leaves, [f"r{row}_l0_{i}" for i in range(len(act))])
+        leaves, ones = zip(
+            *(self._complemented_lane(builder, row, i, act[i], weights[i]) for i in range(len(act))), strict=True
+        )
+        if tree == "csa":  # the negation bits are column-0 inputs of the compressor tree
+            lanes = range(len(act))
+            leaves = builder.stage(0, list(leaves), [f"r{row}_l0_{i}" for i in lanes])
+            ones = builder.stage(0, list(ones), [f"r{row}_neg{i}" for i in lanes])
+            (root,) = builder.stage(1, [builder.carry_save(f"r{row}_csa", leaves, ones)], [f"r{row}_csa"])
             return root.value
-        # split
+        return self._deferred_sum(builder, row, list(leaves), list(ones))
+
+    def _negated_lane(self, builder: PipelinedTreeBuilder, row: int, i: int, act: Value, code: data.View) -> Term:
+        """``tree="signed"``'s product: ``g = nonzero ? act : 0``, ``negative ? -g : g``."""
+        lo, hi = self._params.act_min, self._params.act_max
+        gated = builder.node(f"r{row}_g{i}", Mux(code.nonzero, act, 0), lo, hi).value
+        negated = builder.node(f"r{row}_n{i}", -gated, -hi, -lo).value
+        return builder.node(f"r{row}_l0_{i}", Mux(code.negative, negated, gated), lo, -lo)
+
+    def _complemented_lane(
+        self, builder: PipelinedTreeBuilder, row: int, i: int, act: Value, code: data.View
+    ) -> tuple[Term, Value]:
+        """Deferred negation: the lane passes ``g ^ n`` (``g = nonzero ? act : 0``, ``n = nonzero &
+        negative`` replicated), which is ``act * w`` for ``w`` in {0, +1} and ``-act - 1`` for ``w = -1``, and
+        the bit ``n`` whose sum over the lanes makes up the missing ones."""
+        lo, hi = self._params.act_min, self._params.act_max
+        negate = code.nonzero & code.negative
+        gated = builder.node(f"r{row}_g{i}", Mux(code.nonzero, act, 0), lo, hi).value
+        flip = negate.replicate(len(gated)).as_signed()
+        return builder.node(f"r{row}_l0_{i}", gated ^ flip, lo, hi), negate
+
+    def _deferred_sum(self, builder: PipelinedTreeBuilder, row: int, leaves: list[Term], ones: list[Value]) -> Value:
+        """``tree="deferred"``: the adder tree over the complemented lanes, beside it a tree summing the
+        negation bits as 1-bit signed values (each 0 or -1, so it yields minus the count of negated lanes;
+        registered at the same levels), and their difference at the root."""
+        lanes = range(len(leaves))
+        root, level = builder.reduce(builder.stage(0, leaves, [f"r{row}_l0_{i}" for i in lanes]), f"r{row}")
+        minus_ones = [Term(one.as_signed(), -1, 0) for one in ones]
+        count, _ = builder.reduce(builder.stage(0, minus_ones, [f"r{row}_neg{i}" for i in lanes]), f"r{row}_c")
+        name = f"r{row}_sum"
+        total = builder.node(name, root.value - count.value, root.lo - count.hi, root.hi - count.lo)
+        (total,) = builder.stage(level + 1, [total], [name])
+        return total.value
+
+    def _split_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Value:
+        """``tree="split"``: the sum of the +1 lanes minus the sum of the -1 lanes."""
+        p = self._params
         sides = {}
         for side, select in (
             ("pos", lambda c: c.nonzero & ~c.negative),
@@ -334,7 +392,7 @@ class TernaryMacArray(MacArray):
             leaves, names = [], []
             for i in range(p.lanes):
                 name = f"r{row}_{side}_l0_{i}"
-                leaves.append(builder.node(name, Mux(select(weights[i]), act[i], 0), lo, hi))
+                leaves.append(builder.node(name, Mux(select(weights[i]), act[i], 0), p.act_min, p.act_max))
                 names.append(name)
             sides[side] = builder.reduce(builder.stage(0, leaves, names), f"r{row}_{side}")
         (pos, level), (neg, _) = sides["pos"], sides["neg"]
@@ -343,6 +401,106 @@ class TernaryMacArray(MacArray):
         diff = builder.node(name, pos.value - neg.value, pos.lo - neg.hi, pos.hi - neg.lo)
         (diff,) = builder.stage(level, [diff], [name])
         return diff.value
+
+
+class TernaryLutArray(MacArray):
+    __doc__ = (
+        """An ``M x N`` ternary LUT engine: per group of ``G`` lanes, a table of partial sums shared by all
+    ``M`` rows, from which each row selects one entry per group by its weight code.
+
+    The weights are the group codes of :mod:`model.group_code` (sign + index, ``ceil(N / G)`` per row,
+    re-encoded on the host). Per beat and group ``j`` (lanes ``G*j .. G*j + G - 1``; a last group with
+    fewer lanes sees zeros in the missing ones):
+
+    table (shared by the rows)
+        the ``E = (3**G - 1) / 2`` entries ``T[k] = sum_l d_l(k) * act[G*j + l]`` (``d(k)``: the
+        balanced-ternary digits of ``k``, :func:`model.group_code.entry_digits`), each one adder:
+        ``T[k] = act[G*j + l] + T[r]`` or ``act[G*j + l] - T[-r]`` with ``l`` the leading digit of ``k`` and
+        ``r = k - 3**l`` (``T[3**l]`` is the activation itself). Nodes ``t<j>_e<k>``.
+    selection (per row)
+        ``s = OR_k (index == k ? T[k] : 0)``: a one-hot AND-OR, so index 0 (an all-zero group) and the
+        invalid indices above ``E`` give a constant 0; then ``sign ? -s : s``. Nodes ``r<row>_s<j>``,
+        ``r<row>_l0_<j>`` (the group's signed sum, level 0).
+    tree
+        ``tree="signed"``: pairwise adders over the ``ceil(N / G)`` group sums; ``"csa"``: a carry-save
+        tree and one carry-propagate adder (as :class:`TernaryMacArray`).
+
+    The accumulator and every width are those of :class:`TernaryMacArray` with the same parameters (the
+    largest product is still ``2**(a-1)``). ``group`` (``G``, 2..5, default 3) is an
+    :class:`hw.params.ArrayParams` field.
+"""
+        + _COMMON_DOC
+    )
+
+    ARRAY = "ternary-lut"
+
+    def _weight(self, bits: Value) -> data.View:
+        return data.View(group_code_layout(self._params.group), bits)
+
+    def _shared_operands(self, builder: PipelinedTreeBuilder, acts: list[Value]) -> list[list[Term]]:
+        """The table of every group: ``tables[j][k]`` is ``T[k]`` of group ``j`` (``k = 0``: constant 0)."""
+        p, g = self._params, self._params.group
+        tables = []
+        for j in range(p.weight_fields):
+            lanes = [
+                Term(acts[i], p.act_min, p.act_max) if i < p.lanes else Term(Const(0, signed(1)), 0, 0)
+                for i in range(g * j, g * j + g)
+            ]
+            tables.append(self._table(builder, j, lanes))
+        return tables
+
+    def _table(self, builder: PipelinedTreeBuilder, group: int, lanes: list[Term]) -> list[Term]:
+        """Group ``group``'s entries ``T[0] = 0, T[1] .. T[E]``, each from a lane and an earlier entry."""
+        digits = entry_digits(self._params.group)
+        table = [Term(Const(0, signed(1)), 0, 0)]
+        for k in range(1, len(digits)):
+            lead = int(digits[k].nonzero()[0][-1])  # the leading digit, +1 by construction
+            rest, lane, name = k - 3**lead, lanes[lead], f"t{group}_e{k}"
+            if lane.lo == lane.hi == 0 and rest >= 0:  # a lane beyond N: T[k] = T[rest]
+                table.append(table[rest])
+            elif rest == 0:
+                table.append(lane)
+            elif rest > 0:
+                other = table[rest]
+                table.append(builder.node(name, lane.value + other.value, lane.lo + other.lo, lane.hi + other.hi))
+            else:
+                other = table[-rest]
+                table.append(builder.node(name, lane.value - other.value, lane.lo - other.hi, lane.hi - other.lo))
+        return table
+
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list, weights: list) -> Value:
+        leaves, names = [], []
+        for j, (table, code) in enumerate(zip(act, weights, strict=True)):
+            used = [k for k, entry in enumerate(table) if (entry.lo, entry.hi) != (0, 0)]  # not T[0], not lanes beyond N
+            select = self._decoder(builder.module, f"r{row}_d{j}", code.index, used)
+            picks = [Mux(select[bit], table[k].value, 0) for bit, k in enumerate(used)]
+            lo, hi = min(0, *(e.lo for e in table)), max(0, *(e.hi for e in table))
+            selected = builder.node(f"r{row}_s{j}", _or_all(picks), lo, hi).value
+            name = f"r{row}_l0_{j}"
+            leaves.append(builder.node(name, Mux(code.sign, -selected, selected), min(lo, -hi), max(hi, -lo)))
+            names.append(name)
+        return self._reduce(builder, row, leaves, names)
+
+
+    @staticmethod
+    def _decoder(m: Module, name: str, index: Value, used: list[int]) -> Signal:
+        """The one-hot decode of ``index`` over the ``used`` entries: bit ``b`` set for ``index ==
+        used[b]``, none for any other index (0, the invalid ones)."""
+        select = Signal(len(used), name=name)
+        with m.Switch(index):
+            for bit, k in enumerate(used):
+                with m.Case(k):
+                    m.d.comb += select.eq(1 << bit)
+            with m.Default():
+                m.d.comb += select.eq(0)
+        return select
+
+
+def _or_all(values: list[Value]) -> Value:
+    """The bitwise OR of ``values`` (sign-extended to a common width), as a balanced tree."""
+    while len(values) > 1:
+        values = [values[i] | values[i + 1] if i + 1 < len(values) else values[i] for i in range(0, len(values), 2)]
+    return values[0]
 
 
 class Int8MacArray(MacArray):
@@ -362,7 +520,7 @@ class Int8MacArray(MacArray):
     def _weight(self, bits: Value) -> Value:
         return bits.as_signed()
 
-    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Value:
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list, weights: list) -> Value:
         p = self._params
         lo, hi = p.product_range
         leaves, names = [], []
@@ -370,8 +528,7 @@ class Int8MacArray(MacArray):
             name = f"r{row}_l0_{i}"
             leaves.append(builder.node(name, act[i] * weights[i], lo, hi))
             names.append(name)
-        root, _ = builder.reduce(builder.stage(0, leaves, names), f"r{row}")
-        return root.value
+        return self._reduce(builder, row, leaves, names)
 
 
 class Fp16MacArray(MacArray):
@@ -448,7 +605,7 @@ class Fp16MacArray(MacArray):
     def _weight(self, bits: Value) -> Value:
         return bits
 
-    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list[Value], weights: list) -> Value:
+    def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list, weights: list) -> Value:
         leaves, names = [], []
         for i in range(self._params.lanes):
             name = f"r{row}_l0_{i}"
@@ -469,6 +626,7 @@ class Fp16MacArray(MacArray):
 
 ARRAY_CLASSES: dict[str, type[MacArray]] = {
     "ternary": TernaryMacArray,
+    "ternary-lut": TernaryLutArray,
     "int8": Int8MacArray,
     "fp16": Fp16MacArray,
 }

@@ -31,12 +31,13 @@ from pathlib import Path
 import amaranth
 from amaranth.back import verilog
 
-from hw.arrays import build_array
+from hw.arrays import ARRAY_CLASSES, build_array
 from hw.integration import integration_notes
 from hw.layout import port_fields
 from hw.params import GENERATOR_VERSION, ArrayParams
 from model.cli import OneLineErrorParser
 from model.encoding import NEGATIVE_BIT, NONZERO_BIT
+from model.group_code import group_entries
 
 #: Where ``python -m hw.generate`` writes by default (relative to the working directory; ignored by git).
 DEFAULT_OUT_DIR = Path("build") / "hw"
@@ -56,9 +57,6 @@ _VERILOG_KEYWORDS = frozenset(
     program""".split()
 )
 _YOSYS_INIT_TRIGGER = re.compile(r"\\\$auto\$verilog_backend\.cc:\d+:dump_module\$(\d+) ")
-
-_CLASS_NAMES = {"ternary": "TernaryMacArray", "int8": "Int8MacArray", "fp16": "Fp16MacArray"}
-
 
 def package_version() -> str:
     """The installed ``bitnet-codesign`` version (``"unknown"`` in an uninstalled checkout)."""
@@ -94,7 +92,11 @@ def option_name(field: dataclasses.Field) -> str:
 
 def regenerate_command(params: ArrayParams, name: str) -> str:
     """The ``python -m hw.generate`` command line that writes this module: every parameter, in field order."""
-    options = " ".join(f"{option_name(field)} {getattr(params, field.name)}" for field in _fields())
+    options = " ".join(
+        f"{option_name(field)} {getattr(params, field.name)}"
+        for field in _fields()
+        if getattr(params, field.name) is not None  # group: the LUT array's only
+    )
     return f"python -m hw.generate {options} --name {name}"
 
 
@@ -109,6 +111,14 @@ def _field_note(params: ArrayParams, field: str, lo: int) -> str:
             element = number
         elif params.array == "ternary":
             element = f"2-bit code of model.encoding: bit {NONZERO_BIT} nonzero, bit {NEGATIVE_BIT} negative"
+        elif params.array == "ternary-lut":
+            f, g = params.weight_fields, params.group
+            index = f"{wb}*({f}*r + j)"
+            return (
+                f"row r, group j (lanes {g}*j..{g}*j+{g - 1}) at [{base}{index} + {wb - 1} : {base}{index}], "
+                f"group code of model.group_code: index bits [{wb - 2}:0] (0 = all-zero group, "
+                f"1..{group_entries(g)} = table entry), sign bit {wb - 1}"
+            )
         else:
             element = "signed 8-bit"
         index = f"{wb}*({n}*r + i)"
@@ -118,13 +128,22 @@ def _field_note(params: ArrayParams, field: str, lo: int) -> str:
     return f"row r at [{base}{w}*r + {w - 1} : {base}{w}*r], {number}"
 
 
+def _tree_levels_note(params: ArrayParams) -> str:
+    """What the tree's levels are, e.g. ``product, 6 adder, count`` (``deferred``)."""
+    product = f"table and select of {params.weight_fields} groups" if params.array == "ternary-lut" else "product"
+    if params.tree == "csa":
+        return f"{product}, carry-save tree + carry-propagate adder"
+    last = {"split": ", subtract", "deferred": ", add the negation count"}.get(params.tree, "")
+    return f"{product}, {params.depth} adder{last}"
+
+
 def describe(params: ArrayParams, name: str) -> list[str]:
     """The summary lines shared by the Verilog header and the CLI: parameters, derived widths, ports."""
     p = params
     registers = ", ".join(map(str, p.register_levels)) or "none"
     lines = [
-        f"{name}: {p.array} MAC array ({_CLASS_NAMES[p.array]}), {p.rows} rows x {p.lanes} lanes",
-        "parameters: " + " ".join(f"{key}={value}" for key, value in p.as_dict().items()),
+        f"{name}: {p.array} MAC array ({ARRAY_CLASSES[p.array].__name__}), {p.rows} rows x {p.lanes} lanes",
+        "parameters: " + " ".join(f"{key}={value}" for key, value in p.as_dict().items() if value is not None),
     ]
     if p.is_float:
         lines += [
@@ -145,9 +164,8 @@ def describe(params: ArrayParams, name: str) -> list[str]:
             f"reduction: up to max_k = {p.max_k} elements = {p.max_beats} beats of {p.lanes} lanes per sum",
         ]
     lines += [
-        f"tree: {p.levels} levels (product, {p.depth} adder"
-        + (", subtract)" if p.tree == "split" else ")")
-        + f"; pipeline {p.pipeline} of {p.levels}: registers after levels {registers}",
+        f"tree: {p.levels} levels ({_tree_levels_note(p)}); pipeline {p.pipeline} of {p.levels}: registers "
+        f"after levels {registers}",
         f"latency: {p.latency} cycle(s) from the transfer of a `last` beat to o_stream__valid; "
         f"throughput 1 beat/cycle ({p.macs_per_beat} MAC/cycle)",
         "interface: clk (rising edge), rst (synchronous, active high: clears every register, no handshake "

@@ -13,9 +13,15 @@ from __future__ import annotations
 from hw.params import ArrayParams
 from model.encoding import CODE_BITS, CODE_INVALID, CODE_MINUS_ONE, CODE_PLUS_ONE, CODE_ZERO, NONZERO_BIT
 from model.fp16 import NEGATIVE_ZERO
+from model.group_code import group_entries, sign_bit
 
 #: What a weight tile cleared by reset holds, per array kind.
-_ZERO_WEIGHT = {"ternary": f"code {CODE_ZERO:#0{CODE_BITS + 2}b}", "int8": "0", "fp16": "+0 = 0x0000"}
+_ZERO_WEIGHT = {
+    "ternary": f"code {CODE_ZERO:#0{CODE_BITS + 2}b}",
+    "ternary-lut": "group code 0, the all-zero group",
+    "int8": "0",
+    "fp16": "+0 = 0x0000",
+}
 
 
 def _code(code: int) -> str:
@@ -24,6 +30,8 @@ def _code(code: int) -> str:
 
 def weight_code_notes(params: ArrayParams) -> list[str]:
     """The ternary weight codes and what the RTL does with the invalid one (no line for other arrays)."""
+    if params.array == "ternary-lut":
+        return _group_code_notes(params.group)
     if params.array != "ternary":
         return []
     return [
@@ -31,6 +39,18 @@ def weight_code_notes(params: ArrayParams) -> list[str]:
         f"-1 = {_code(CODE_MINUS_ONE)}; the invalid {_code(CODE_INVALID)} has bit {NONZERO_BIT} (nonzero) "
         "clear,",
         f"  so the RTL reads it as 0: the lane is gated off, exactly like {_code(CODE_ZERO)}",
+    ]
+
+
+def _group_code_notes(group: int) -> list[str]:
+    entries, sign = group_entries(group), sign_bit(group)
+    return [
+        f"weight codes (model.group_code): {group} ternary weights w_0..w_{group - 1} per code, "
+        f"v = sum_l w_l * 3^l in [-{entries}, {entries}]: index = |v| at bits [{sign - 1}:0], sign = "
+        f"(v < 0) at bit {sign};",
+        "  re-encoded on the host (model.group_code.encode_groups), offline; index k selects table entry "
+        "T[k] = sum_l d_l(k) * act_l, d(k) the balanced-ternary digits of k;",
+        f"  the RTL reads every invalid code (index > {entries}, or the sign set on index 0) as a zero group, like code 0",
     ]
 
 

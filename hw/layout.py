@@ -35,7 +35,12 @@ Weight tile
     bits ``[wb*(r*N + i) + wb - 1 : wb*(r*N + i)]``. Ternary arrays: ``wb = 2``, the code of
     :mod:`model.encoding` (bit 0 nonzero, bit 1 negative; the tile is ``model.encoding.codes_to_int`` of
     the flattened codes); the RTL treats the invalid code ``0b10`` as zero. Int8 array: ``wb = 8``, signed
-    two's complement. FP16 array: ``wb = 16``, an IEEE binary16 bit pattern.
+    two's complement. FP16 array: ``wb = 16``, an IEEE binary16 bit pattern. Ternary-lut array: the
+    fields are group codes (:mod:`model.group_code`), ``F = ceil(N / G)`` per row: field ``(r, j)`` (row
+    ``r``, group ``j`` = lanes ``G*j .. G*j + G - 1``) at bits ``[wb*(r*F + j) + wb - 1 : wb*(r*F + j)]``,
+    ``wb`` = the code bits (4, 5, 7, 8 for ``G`` = 2..5): the index at the low ``wb - 1`` bits, the sign on
+    top. The host re-encodes ternary weights (:func:`tile_elements`); the RTL reads an invalid code as a
+    zero group.
 
 FP16 values on the host. The helpers take binary16 operands either as bit patterns (integer arrays of
 0..65535) or as ``float16`` arrays (their bits are used); :func:`unpack_output` returns the sums' bit
@@ -55,6 +60,7 @@ from amaranth.lib.wiring import In, Out
 from hw.params import ArrayParams
 from model.encoding import CODE_BITS, NEGATIVE_BIT, NONZERO_BIT, check_ternary, encode_ternary
 from model.fp16 import FP16_BITS, check_bits
+from model.group_code import encode_groups, index_bits
 
 #: Widest field the NumPy helpers pack or unpack (they compute in int64/uint64).
 MAX_FIELD_BITS = 63
@@ -70,17 +76,26 @@ def ternary_code_layout() -> data.FlexibleLayout:
     )
 
 
+def group_code_layout(group: int) -> data.StructLayout:
+    """A group code of the LUT engine: ``index`` (bits ``[I-1 : 0]``) and ``sign`` (bit ``I``), as
+    :mod:`model.group_code` defines them."""
+    return data.StructLayout({"index": unsigned(index_bits(group)), "sign": unsigned(1)})
+
+
 def weight_shape(params: ArrayParams) -> ShapeLike:
-    """The shape of one weight on a port: the ternary code layout, ``signed(8)`` (int8), ``unsigned(16)``
-    (fp16: a binary16 bit pattern)."""
+    """The shape of one weight field on a port: the ternary code layout, the group code layout
+    (ternary-lut), ``signed(8)`` (int8), ``unsigned(16)`` (fp16: a binary16 bit pattern)."""
     if params.is_float:
         return unsigned(FP16_BITS)
+    if params.array == "ternary-lut":
+        return group_code_layout(params.group)
     return ternary_code_layout() if params.array == "ternary" else signed(params.weight_bits)
 
 
 def tile_layout(params: ArrayParams) -> data.ArrayLayout:
-    """An ``M x N`` weight tile: ``tile[r][i]`` is the weight of row ``r``, lane ``i``."""
-    return data.ArrayLayout(data.ArrayLayout(weight_shape(params), params.lanes), params.rows)
+    """An ``M x N`` weight tile: ``tile[r][i]`` is the weight of row ``r``, lane ``i`` (ternary-lut:
+    ``tile[r][j]`` is the code of row ``r``'s group ``j``, lanes ``G*j .. G*j + G - 1``)."""
+    return data.ArrayLayout(data.ArrayLayout(weight_shape(params), params.weight_fields), params.rows)
 
 
 def act_layout(params: ArrayParams) -> data.ArrayLayout:
@@ -217,12 +232,19 @@ def tile_elements(params: ArrayParams, weights: object, *, codes: bool = False) 
         float16 values (fp16 array), or, with ``codes=True`` on a ternary array, raw 2-bit codes 0..3
         (``0b10`` included: the RTL reads it as zero).
 
+        Ternary-lut array: ternary weights, re-encoded here to group codes
+        (:func:`model.group_code.encode_groups`), or with ``codes=True`` the raw group codes ``(M, ceil(N /
+        G))`` (invalid ones included: the RTL reads them as a zero group).
+
     Returns
     -------
     numpy.ndarray
-        ``(M*N,)`` or ``(B, M*N)`` int64: codes from :func:`model.encoding.encode_ternary`, int8 values or
+        ``(M*F,)`` or ``(B, M*F)`` int64 (``F`` = :attr:`~hw.params.ArrayParams.weight_fields`): codes from
+        :func:`model.encoding.encode_ternary` or :func:`model.group_code.encode_groups`, int8 values or
         binary16 bit patterns.
     """
+    if params.array == "ternary-lut":
+        return _group_elements(params, weights, codes=codes)
     if params.is_float:
         if codes:
             raise ValueError("codes=True applies to ternary arrays only")
@@ -248,6 +270,20 @@ def tile_elements(params: ArrayParams, weights: object, *, codes: bool = False) 
             raise ValueError(f"weights must hold int8 values in [{params.weight_min}, {params.weight_max}]")
         elements = weights
     return elements.astype(np.int64).reshape(*weights.shape[:-2], -1)
+
+
+def _group_elements(params: ArrayParams, weights: object, *, codes: bool) -> np.ndarray:
+    weights = _as_int_array(weights, "weights")
+    shape = (params.rows, params.weight_fields if codes else params.lanes)
+    if weights.ndim not in (2, 3) or weights.shape[-2:] != shape:
+        raise ValueError(f"weights must have shape {shape} or (beats, *{shape}), got {weights.shape}")
+    if codes:
+        if ((weights < 0) | (weights >= 1 << params.weight_bits)).any():
+            raise ValueError(f"weights must hold {params.weight_bits}-bit group codes when codes=True")
+        elements = weights.astype(np.int64)
+    else:
+        elements = encode_groups(check_ternary(weights, "weights"), params.group)
+    return elements.reshape(*weights.shape[:-2], -1)
 
 
 def pack_tile(params: ArrayParams, weights: object, *, codes: bool = False) -> int | list[int]:
@@ -285,11 +321,12 @@ def pack_input(
         if weights is None:
             raise ValueError("weights are required for dataflow='stream'")
         weights = np.asarray(weights) if params.is_float else _as_int_array(weights, "weights")
-        expected = (beats, params.rows, params.lanes) if batch else (params.rows, params.lanes)
+        columns = params.weight_fields if codes and params.array == "ternary-lut" else params.lanes
+        expected = (beats, params.rows, columns) if batch else (params.rows, columns)
         if weights.shape != expected:
             raise ValueError(f"weights must have shape {expected} to match act, got {weights.shape}")
         tile_ints = pack_fields(
-            tile_elements(params, weights.reshape(beats, params.rows, params.lanes), codes=codes),
+            tile_elements(params, weights.reshape(beats, params.rows, columns), codes=codes),
             params.weight_bits,
         )
         weight_offset = layout["weight"].offset

@@ -78,17 +78,28 @@ from typing import Any, Literal
 from model.bitlinear import MAX_IN_FEATURES_INT32
 from model.encoding import CODE_BITS
 from model.fp16 import FP16_BITS
+from model.group_code import GROUP_SIZES, group_count
+from model.group_code import code_bits as group_code_bits
 from model.quant import ACT_BITS
 
 #: Version of the generated RTL's micro-architecture and port conventions; bump when either changes.
 GENERATOR_VERSION = "1"
 
 #: The array kinds, tree micro-architectures and dataflows.
-ARRAYS = ("ternary", "int8", "fp16")
-TREES = ("signed", "split")
+ARRAYS = ("ternary", "ternary-lut", "int8", "fp16")
+TREES = ("signed", "split", "deferred", "csa")
 DATAFLOWS = ("stream", "stationary")
 #: Which trees each array kind implements.
-ARRAY_TREES = {"ternary": ("signed", "split"), "int8": ("signed",), "fp16": ("signed",)}
+ARRAY_TREES = {
+    "ternary": ("signed", "split", "deferred", "csa"),
+    "ternary-lut": ("signed", "csa"),
+    "int8": ("signed", "csa"),
+    "fp16": ("signed",),
+}
+#: The array kinds whose weights are ternary (in {-1, 0, +1} on the host).
+TERNARY_ARRAYS = ("ternary", "ternary-lut")
+#: The group size of the LUT engine when none is given.
+DEFAULT_GROUP = 3
 
 #: Weight width of the int8 baseline array (signed two's complement).
 INT8_WEIGHT_BITS = 8
@@ -99,7 +110,12 @@ DEFAULT_LANES = 64
 DEFAULT_ROWS = 8
 DEFAULT_ACT_WIDTH = ACT_BITS
 #: The activation width of each array kind when none is given (fp16 allows no other).
-DEFAULT_ACT_WIDTHS = {"ternary": DEFAULT_ACT_WIDTH, "int8": DEFAULT_ACT_WIDTH, "fp16": FP16_BITS}
+DEFAULT_ACT_WIDTHS = {
+    "ternary": DEFAULT_ACT_WIDTH,
+    "ternary-lut": DEFAULT_ACT_WIDTH,
+    "int8": DEFAULT_ACT_WIDTH,
+    "fp16": FP16_BITS,
+}
 #: 16,384 elements: above the longest in_features of BitNet b1.58 3B (8,640) and LLaMA-7B (11,008).
 DEFAULT_MAX_K = 16384
 DEFAULT_PIPELINE = 0
@@ -184,9 +200,13 @@ def tree_depth(lanes: int) -> int:
     return (lanes - 1).bit_length()
 
 
-def tree_levels(lanes: int, tree: str) -> int:
-    """Levels of a tree over ``lanes`` lanes: product level, adder levels, and the split subtraction."""
-    return 1 + tree_depth(lanes) + (1 if tree == "split" else 0)
+def tree_levels(inputs: int, tree: str) -> int:
+    """Levels of a tree over ``inputs`` leaves: the product level, then ``ceil(log2 inputs)`` adder levels
+    and, for ``split``, the subtraction, for ``deferred`` the addition of the negation count; ``csa``: the
+    product level and one level holding the whole carry-save tree and its carry-propagate adder."""
+    if tree == "csa":
+        return 2
+    return 1 + tree_depth(inputs) + (1 if tree in ("split", "deferred") else 0)
 
 
 def _check_int(value: object, name: str, lo: int, hi: int | None = None) -> int:
@@ -259,6 +279,12 @@ class ArrayParams:
         parse=str,
         choices=DATAFLOWS,
     )
+    group: int | None = parameter(  # None for every array but ternary-lut, whose default is DEFAULT_GROUP
+        None,
+        help=f"G: weights per group of the LUT engine, {GROUP_SIZES[0]}..{GROUP_SIZES[-1]} (default "
+        f"{DEFAULT_GROUP}; the LUT array only)",
+        in_name="g{}",
+    )
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -280,7 +306,12 @@ class ArrayParams:
                 f"got {self.tree!r}"
             )
         set_(self, "dataflow", _check_choice(self.dataflow, "dataflow", DATAFLOWS))
-        levels = tree_levels(self.lanes, self.tree)
+        if self.array == "ternary-lut":
+            group = DEFAULT_GROUP if self.group is None else self.group
+            set_(self, "group", _check_int(group, "group", GROUP_SIZES[0], GROUP_SIZES[-1]))
+        elif self.group is not None:
+            raise ValueError(f"group applies to the ternary-lut array only; got group={self.group!r} for {self.array}")
+        levels = tree_levels(self.tree_inputs, self.tree)
         if self.pipeline == "full":
             set_(self, "pipeline", levels)
         elif isinstance(self.pipeline, str):
@@ -315,23 +346,39 @@ class ArrayParams:
         return (1 << (self.act_width - 1)) - 1
 
     @property
+    def is_ternary(self) -> bool:
+        """True for the arrays with ternary weights (:data:`TERNARY_ARRAYS`: the adder tree and the LUT)."""
+        return self.array in TERNARY_ARRAYS
+
+    @property
+    def weight_fields(self) -> int:
+        """Weight fields per row of a tile: ``N`` (one per lane), or ``ceil(N / G)`` group codes for the
+        LUT engine (:mod:`model.group_code`)."""
+        if self.array == "ternary-lut":
+            return group_count(self.lanes, self.group)
+        return self.lanes
+
+    @property
     def weight_bits(self) -> int:
-        """Bits of one weight on a port: :data:`model.encoding.CODE_BITS` (ternary), 8 (int8), 16 (fp16)."""
+        """Bits of one weight field on a port: :data:`model.encoding.CODE_BITS` (ternary), the group code
+        (ternary-lut: :func:`model.group_code.code_bits`, e.g. 5 for ``G = 3``), 8 (int8), 16 (fp16)."""
         if self.is_float:
             return FP16_BITS
+        if self.array == "ternary-lut":
+            return group_code_bits(self.group)
         return CODE_BITS if self.array == "ternary" else INT8_WEIGHT_BITS
 
     @property
     def weight_min(self) -> int:
         """Most negative weight value (-1 for ternary, -128 for int8; integer arrays only)."""
         self._integer_only("weight_min")
-        return -1 if self.array == "ternary" else -(1 << (INT8_WEIGHT_BITS - 1))
+        return -1 if self.is_ternary else -(1 << (INT8_WEIGHT_BITS - 1))
 
     @property
     def weight_max(self) -> int:
         """Most positive weight value (+1 for ternary, 127 for int8; integer arrays only)."""
         self._integer_only("weight_max")
-        return 1 if self.array == "ternary" else (1 << (INT8_WEIGHT_BITS - 1)) - 1
+        return 1 if self.is_ternary else (1 << (INT8_WEIGHT_BITS - 1)) - 1
 
     @property
     def product_range(self) -> tuple[int, int]:
@@ -376,14 +423,21 @@ class ArrayParams:
     # --- tree and pipeline ---------------------------------------------------------------------------
 
     @property
+    def tree_inputs(self) -> int:
+        """Leaves of each row's tree: ``N`` lane products, or ``ceil(N / G)`` group sums (ternary-lut)."""
+        return self.weight_fields
+
+    @property
     def depth(self) -> int:
-        """``D = ceil(log2 N)``: pairwise adder levels of each tree."""
-        return tree_depth(self.lanes)
+        """``D = ceil(log2 leaves)``: pairwise adder levels of each tree (0 for ``csa``, whose carry-save
+        tree is one level)."""
+        return 0 if self.tree == "csa" else tree_depth(self.tree_inputs)
 
     @property
     def levels(self) -> int:
-        """``L``: tree levels (product level, ``D`` adder levels, plus the subtraction for ``split``)."""
-        return tree_levels(self.lanes, self.tree)
+        """``L``: tree levels (product level, ``D`` adder levels, plus the subtraction for ``split`` or
+        the count for ``deferred``; ``csa``: 2)."""
+        return tree_levels(self.tree_inputs, self.tree)
 
     @property
     def register_levels(self) -> tuple[int, ...]:
@@ -405,8 +459,8 @@ class ArrayParams:
 
     @property
     def tile_bits(self) -> int:
-        """Bits of a packed ``M x N`` weight tile: ``M * N * weight_bits``."""
-        return self.rows * self.lanes * self.weight_bits
+        """Bits of a packed ``M x N`` weight tile: ``M * weight_fields * weight_bits``."""
+        return self.rows * self.weight_fields * self.weight_bits
 
     @property
     def sums_bits(self) -> int:
@@ -421,9 +475,12 @@ class ArrayParams:
     def default_name(self) -> str:
         """A Verilog module name that spells out every parameter (each field's ``in_name``, joined by
         ``_``), e.g. ``ternary_mac_n64_m8_a8_k16384_p0_signed_stream``."""
-        return "_".join(
-            field.metadata["in_name"].format(getattr(self, field.name)) for field in dataclasses.fields(self)
-        )
+        parts = [
+            field.metadata["in_name"].format(getattr(self, field.name))
+            for field in dataclasses.fields(self)
+            if getattr(self, field.name) is not None  # group: the LUT engine's only
+        ]
+        return "_".join(parts).replace("-", "_")
 
     def as_dict(self) -> dict[str, int | str]:
         """The parameters as a plain dict (for headers, reports and caches)."""

@@ -28,7 +28,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from amaranth.hdl import Module, ShapeLike, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, ShapeLike, Signal, Value, signed
 
 from hw.params import signed_width
 
@@ -168,6 +168,62 @@ class PipelinedTreeBuilder:
                 names.append(name)
             nodes = self.stage(level, combined, names)
         return nodes[0], level
+
+    def carry_save(self, name: str, leaves: Sequence[Term], ones: Sequence[Value] = ()) -> Term:
+        """The sum of ``leaves`` and of the 1-bit ``ones`` (each worth +1) by a carry-save tree: a Wallace
+        reduction of the bit columns by full adders (3:2 compressors) and half adders until every column
+        holds at most two bits, then one carry-propagate adder (node ``name``).
+
+        Signed leaves enter by the sign-extension-free identity ``x = sum_{b < w-1} x_b 2**b + (1 - x_{w-1})
+        2**(w-1) - 2**(w-1)``: the inverted top bit joins its column and the constants ``-2**(w-1)`` of all
+        leaves are added once, as constant bits. The sum is taken modulo ``2**width``, ``width`` the width
+        of its range (capped, see the module docstring), so carries out of the top column are dropped.
+        The compressor nets are named ``<name>_fa<k>_s`` / ``_c`` (``_ha`` for half adders).
+        """
+        lo = sum(leaf.lo for leaf in leaves)
+        hi = sum(leaf.hi for leaf in leaves) + len(ones)
+        width = min(signed_width(lo, hi), self._cap)
+        columns: list[list[Value]] = [[] for _ in range(width)]
+        constant = 0
+        for leaf in leaves:
+            bits = [leaf.value[b] for b in range(min(leaf.width, width))]
+            if leaf.width <= width:
+                bits[-1] = ~bits[-1]
+                constant -= 1 << (leaf.width - 1)
+            for b, bit in enumerate(bits):
+                columns[b].append(bit)
+        columns[0].extend(ones)
+        for b in range(width):
+            if (constant >> b) & 1:
+                columns[b].append(Const(1, 1))
+        counter = 0
+        while max(len(column) for column in columns) > 2:
+            reduced: list[list[Value]] = [[] for _ in range(width)]
+            for b, column in enumerate(columns):
+                while len(column) >= 3 or (len(column) == 2 and len(columns[b]) > 2):
+                    kind = "fa" if len(column) >= 3 else "ha"
+                    inputs, column = column[:3] if kind == "fa" else column[:2], column[3 if kind == "fa" else 2 :]
+                    total, carry = self._compressor(f"{name}_{kind}{counter}", inputs)
+                    counter += 1
+                    reduced[b].append(total)
+                    if b + 1 < width:
+                        reduced[b + 1].append(carry)
+                reduced[b].extend(column)
+            columns = reduced
+        # the two rows left for the carry-propagate adder; its result sliced, so unnamed as in node()
+        rows = [Cat(*(column[k] if k < len(column) else Const(0, 1) for column in columns)) for k in (0, 1)]
+        return Term((rows[0].as_signed() + rows[1].as_signed())[:width].as_signed(), lo, hi)
+
+    def _compressor(self, name: str, inputs: Sequence[Value]) -> tuple[Signal, Signal]:
+        """A full adder (three inputs) or half adder (two): the sum and carry bits, named signals."""
+        total, carry = Signal(name=f"{name}_s"), Signal(name=f"{name}_c")
+        if len(inputs) == 3:
+            a, b, c = inputs
+            self._m.d.comb += [total.eq(a ^ b ^ c), carry.eq((a & b) | (c & (a ^ b)))]
+        else:
+            a, b = inputs
+            self._m.d.comb += [total.eq(a ^ b), carry.eq(a & b)]
+        return total, carry
 
     def elaborate_registers(self) -> None:
         """Emit the pipeline registers, one enable per stage; call once after building every tree."""

@@ -154,7 +154,7 @@ def reference_sums(params: ArrayParams, act: np.ndarray, tiles: np.ndarray) -> n
         return fp16_mac_reference(act, tiles).astype(np.int64)
     x = act.reshape(1, -1)
     w = tiles.transpose(1, 0, 2).reshape(params.rows, -1)
-    if params.array == "ternary":
+    if params.is_ternary:
         return bitlinear_int(x.astype(np.int8), w.astype(np.int8))[0].astype(np.int64)
     return (x.astype(np.int64) @ w.astype(np.int64).T)[0]
 
@@ -300,7 +300,7 @@ def random_weights(params: ArrayParams, rng: np.random.Generator, shape: tuple[i
     binary16 bit patterns (:func:`random_fp16` with :data:`FP16_WEIGHT_SCALE`)."""
     if params.is_float:
         return random_fp16(rng, shape, scale=FP16_WEIGHT_SCALE, **_fp16_rates(params))
-    if params.array == "ternary":
+    if params.is_ternary:
         zero = rng.uniform(0.0, 0.8)
         return rng.choice([-1, 0, 1], size=shape, p=[(1 - zero) / 2, zero, (1 - zero) / 2])
     values = rng.integers(params.weight_min, params.weight_max + 1, size=shape)

@@ -34,7 +34,7 @@ MODEL_ARRAY = {"lanes": 8, "rows": 4, "max_k": 512}
 def random_layer(params: ArrayParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     tokens, k, out = int(rng.integers(1, 6)), int(rng.integers(1, 41)), int(rng.integers(1, 12))
     x = rng.integers(-128, 128, (tokens, k)).astype(np.int8)
-    low, high = (-1, 2) if params.array == "ternary" else (-128, 128)
+    low, high = (-1, 2) if params.is_ternary else (-128, 128)
     return x, rng.integers(low, high, (out, k)).astype(np.int8)
 
 
@@ -54,7 +54,7 @@ def test_random_layers_are_bit_exact(name):
             assert run.cycles >= program.stimulus.beats and run.simulated_seconds <= run.seconds
         corner = (
             np.full((2, 9), -128, np.int8),
-            np.full((3, 9), -1 if params.array == "ternary" else -128, np.int8),
+            np.full((3, 9), -1 if params.is_ternary else -128, np.int8),
         )
         program = schedule_layer(params, *corner)
         np.testing.assert_array_equal(array.run(program.stimulus).sums, program_sums(params, *corner))

@@ -26,7 +26,7 @@ from hw.generate import (
     regenerate_command,
     verilog_for,
 )
-from hw.params import PARAMETER_METADATA, ArrayParams, parameter, parse_pipeline
+from hw.params import ARRAY_TREES, PARAMETER_METADATA, ArrayParams, parameter, parse_pipeline
 from sim.lint import WAIVERS, lint_verilog, waiver_config
 
 # --- the Verilog --------------------------------------------------------------------------------------------
@@ -85,10 +85,10 @@ def test_module_name_is_checked():
 
 LINT_VARIANTS = [
     (array, lanes, rows, tree, pipeline, dataflow)
-    for array in ("ternary", "int8")
+    for array in ("ternary", "ternary-lut", "int8")
     for lanes in (1, 3, 8)
     for rows in (1, 2)
-    for tree in (("signed", "split") if array == "ternary" else ("signed",))
+    for tree in ARRAY_TREES[array]
     for pipeline in (0, "full")
     for dataflow in ("stream", "stationary")
 ] + [
@@ -102,6 +102,13 @@ LINT_VARIANTS = [
 @pytest.mark.parametrize(("array", "lanes", "rows", "tree", "pipeline", "dataflow"), LINT_VARIANTS)
 def test_every_variant_lints_clean(array, lanes, rows, tree, pipeline, dataflow):
     p = ArrayParams(array=array, lanes=lanes, rows=rows, tree=tree, pipeline=pipeline, dataflow=dataflow)
+    result = lint_verilog(verilog_for(p), p.default_name())
+    assert result.ok, result.output
+
+
+@pytest.mark.parametrize(("group", "lanes", "pipeline"), [(2, 7, 1), (4, 9, "full"), (5, 11, 0), (5, 64, 2)])
+def test_every_group_size_lints_clean(group, lanes, pipeline):
+    p = ArrayParams("ternary-lut", lanes, 2, pipeline=pipeline, group=group)
     result = lint_verilog(verilog_for(p), p.default_name())
     assert result.ok, result.output
 
@@ -256,6 +263,8 @@ ROUND_TRIP = [
     ArrayParams("ternary", 7, 3, act_width=12, max_k=1000, pipeline=2, tree="split"),
     ArrayParams("fp16", 5, 1, max_k=512, pipeline=1, dataflow="stationary"),
     ArrayParams(lanes=1, rows=1, max_k=1),
+    ArrayParams("ternary-lut", 10, 3, max_k=300, pipeline="full", group=4, dataflow="stationary"),
+    ArrayParams("ternary", 9, 2, tree="deferred", pipeline=3),
 ]
 
 
@@ -286,7 +295,8 @@ def test_regenerate_command_round_trips(p):
     assert words[:3] == ["python", "-m", "hw.generate"] and words[-2:] == ["--name", "top"]
     assert params_from_arguments(build_parser().parse_args(words[3:])) == p
     parameters = describe(p, "top")[1]
-    assert parameters == "parameters: " + " ".join(f"{k}={v}" for k, v in dataclasses.asdict(p).items())
+    fields = dataclasses.asdict(p).items()
+    assert parameters == "parameters: " + " ".join(f"{k}={v}" for k, v in fields if v is not None)
     assert generate_verilog(*dataclasses.astuple(p), name="top") == verilog_for(p, name="top")
 
 

@@ -126,7 +126,7 @@ def model_operands(
     tokens = -(-beats_total // -(-in_features // params.lanes))
     rows = np.sort(rng.choice(out_features, params.rows, replace=False))
     windows = _windows(source, tokens)
-    if params.array == "ternary":
+    if params.is_ternary:
         operands = record_operands(model, windows)
         x_q = operands.activations[source.projection][layer][:tokens]
         return x_q.astype(np.int64), operands.weights[source.projection][layer][rows].astype(np.int64)

@@ -56,13 +56,13 @@ def realistic_operands(
         w_q = to_bits(w * FP16_WEIGHT_STD)
     else:
         x_q, _ = quantize_activations(x)
-        if params.array == "ternary" and zero == "gaussian":
+        if params.is_ternary and zero == "gaussian":
             w_q, _ = quantize_weights(w)
-        elif params.array == "ternary":
+        elif params.is_ternary:
             w_q = _ternary_with_zeros(rng, (m, k), float(zero))
         else:  # int8 weights: per-tensor absmax quantization of the same Gaussian matrix
             w_q = quantize_weights_int8(w, per_channel=False)
-    if zero != "gaussian" and params.array != "ternary":
+    if zero != "gaussian" and not params.is_ternary:
         w_q = np.where(_exact_share(rng, (m, k), float(zero)), 0, w_q)
     return x_q.astype(np.int64), w_q.astype(np.int64)
 
