@@ -23,13 +23,22 @@ import pytest
 from amaranth.hdl import ClockDomain, Const, Fragment, Module, Signal, UnusedElaboratable, signed, unsigned
 from amaranth.sim import Simulator
 
-from hw.arrays import ARRAY_CLASSES, Fp16MacArray, Int8MacArray, MacArray, TernaryMacArray, build_array
+from hw.arrays import (
+    ARRAY_CLASSES,
+    Fp16MacArray,
+    Int8MacArray,
+    MacArray,
+    TernaryLutArray,
+    TernaryMacArray,
+    build_array,
+)
 from hw.layout import pack_input, pack_weight_load, unpack_output
-from hw.params import ArrayParams
+from hw.params import ARRAY_TREES, ArrayParams
 from hw.tree import PipelinedTreeBuilder, Term
 from model.bitlinear import bitlinear_int
 from model.encoding import CODE_BITS, NEGATIVE_BIT, NONZERO_BIT
 from model.fp16 import fp16_mac_reference
+from model.group_code import code_bits, entry_digits, group_count, group_entries, sign_bit
 
 # --- operations and the reference --------------------------------------------------------------------------
 
@@ -65,6 +74,12 @@ def hardware_weights(p: ArrayParams, weights: np.ndarray, codes: bool) -> np.nda
     """The weight values the RTL computes with; raw codes decode as the hardware does (0b10 -> 0)."""
     if not codes:
         return weights.astype(np.int64)
+    if p.array == "ternary-lut":  # group codes: an invalid one reads as a zero group
+        g, entries = p.group, group_entries(p.group)
+        index, sign = weights & ((1 << sign_bit(g)) - 1), (weights >> sign_bit(g)) & 1
+        digits = entry_digits(g)[np.where(index <= entries, index, 0)].astype(np.int64)
+        digits *= np.where(sign == 1, -1, 1)[..., None]
+        return digits.reshape(*weights.shape[:-1], -1)[..., : p.lanes]
     nonzero = (weights >> NONZERO_BIT) & 1
     negative = (weights >> NEGATIVE_BIT) & 1
     return np.where(nonzero == 1, np.where(negative == 1, -1, 1), 0).astype(np.int64)
@@ -76,7 +91,7 @@ def golden(p: ArrayParams, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         beats = x.size // p.lanes
         tiles = w.reshape(p.rows, beats, p.lanes).transpose(1, 0, 2)
         return fp16_mac_reference(x.reshape(beats, p.lanes), tiles).astype(np.int64)
-    if p.array == "ternary" and p.act_width <= 8:
+    if p.is_ternary and p.act_width <= 8:
         return bitlinear_int(x[None, :], w)[0].astype(np.int64)
     return (x.astype(object) @ w.T.astype(object)).astype(np.int64)  # exact: the int8 baseline
 
@@ -276,7 +291,7 @@ def random_acts(p: ArrayParams, rng: np.random.Generator, count: int) -> np.ndar
 def random_tiles(p: ArrayParams, rng: np.random.Generator, count: int) -> np.ndarray:
     """Ternary tiles with a random zero fraction per tile, or int8 tiles with extremes and zeros."""
     shape = (count, p.rows, p.lanes)
-    if p.array == "ternary":
+    if p.is_ternary:
         zero_fraction = rng.random((count, 1, 1))
         signs = rng.choice([-1, 1], size=shape)
         return np.where(rng.random(shape) < zero_fraction, 0, signs)
@@ -316,14 +331,13 @@ def random_ops(
 
 
 def make(array: str, lanes: int, rows: int, **kwargs) -> MacArray:
-    cls = TernaryMacArray if array == "ternary" else Int8MacArray
-    return cls(lanes, rows, **kwargs)
+    return ARRAY_CLASSES[array](lanes, rows, **kwargs)
 
 
 # --- the tests ---------------------------------------------------------------------------------------------
 
 DATAFLOWS = ["stream", "stationary"]
-TREES = ["signed", "split"]
+TREES = list(ARRAY_TREES["ternary"])
 
 
 @pytest.mark.parametrize("dataflow", DATAFLOWS)
@@ -397,7 +411,7 @@ def _extreme_ops(p: ArrayParams) -> list:
     lo, hi = p.weight_min, p.weight_max
     # (activation, weight) pairs for every lane: the largest positive sum, and the most negative ones
     cases = [(p.act_min, lo), (p.act_max, hi), (p.act_min, hi), (p.act_max, lo)]
-    if p.array == "ternary":
+    if p.is_ternary:
         cases.append((p.act_max, 0))
     for act, weight in cases:
         tile = np.full((p.rows, p.lanes), weight)
@@ -417,6 +431,13 @@ def _extreme_ops(p: ArrayParams) -> list:
         ("ternary", 1, 16, {"dataflow": "stationary"}),  # 16 beats: 128 * 16 = 2**11 exactly
         ("int8", 3, 12, {"pipeline": "full"}),
         ("int8", 2, 8, {"dataflow": "stationary"}),  # 4 beats: 2 * 4 * 16384 = 2**17 exactly
+        ("ternary", 4, 32, {"tree": "deferred", "pipeline": "full"}),
+        ("ternary", 5, 40, {"tree": "csa"}),
+        ("int8", 3, 9, {"tree": "csa", "pipeline": 1}),
+        ("ternary-lut", 3, 24, {"group": 3}),  # one group: 8 beats of 3 * 128 = 3 * 2**10
+        ("ternary-lut", 7, 28, {"group": 2, "pipeline": "full", "dataflow": "stationary"}),
+        ("ternary-lut", 10, 40, {"group": 4, "tree": "csa"}),
+        ("ternary-lut", 5, 20, {"group": 5, "pipeline": 1}),
     ],
 )
 def test_accumulator_extremes_cannot_overflow(array, lanes, max_k, kwargs):
@@ -469,6 +490,10 @@ def test_reset_mid_reduction(tree, pipeline, dataflow):
         ("ternary", {"pipeline": "full", "tree": "split"}),
         ("ternary", {"pipeline": 2, "dataflow": "stationary"}),
         ("int8", {"pipeline": "full"}),
+        ("ternary", {"pipeline": "full", "tree": "deferred"}),
+        ("ternary", {"pipeline": "full", "tree": "csa"}),
+        ("ternary-lut", {"pipeline": "full"}),
+        ("ternary-lut", {"pipeline": 1, "tree": "csa", "dataflow": "stationary", "group": 2}),
     ],
 )
 def test_full_throughput_and_latency(array, kwargs):
@@ -540,6 +565,87 @@ def test_zero_weights_are_gated(tree, pipeline):
     assert len(result.traces) == per_row * p.rows, sorted(result.traces)
     for name, values in result.traces.items():  # at the edges where a beat was transferred
         assert {values[edge] for edge in result.beat_edges} == {0}, f"{name} toggled for a zero weight"
+
+
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+@pytest.mark.parametrize("pipeline", [0, "full"])
+@pytest.mark.parametrize("tree", ARRAY_TREES["ternary-lut"])
+@pytest.mark.parametrize(("group", "lanes"), [(2, 2), (2, 3), (3, 3), (3, 4), (4, 4), (5, 5), (2, 1)])
+def test_lut_exhaustive_codes(group, lanes, tree, pipeline, dataflow):
+    """Every group code (the invalid ones included) in every group position of every row, N <= 5: the
+    LUT engine against the golden model of the weights the codes stand for."""
+    dut = TernaryLutArray(lanes, 2, group=group, tree=tree, pipeline=pipeline, dataflow=dataflow, max_k=64)
+    p = dut.params
+    groups, codes = group_count(lanes, group), 1 << code_bits(group)
+    combos = codes**groups
+    all_codes = (np.arange(combos)[:, None] // codes ** np.arange(groups)) % codes  # (combos, groups)
+    if groups > 1:  # the last, partial group: only its valid codes (the others decode to padding)
+        all_codes = all_codes[np.isin(all_codes[:, -1], _codes_within(group, lanes % group or group))]
+    combos = len(all_codes)
+    tiles = np.stack([all_codes[(np.arange(combos) * (2 * r + 1) + r) % combos] for r in range(p.rows)], 1)
+    rng = np.random.default_rng(group * 10 + lanes)
+    acts = random_acts(p, rng, combos)
+    ops: list = []
+    for b in range(combos):
+        last = b % 3 == 2 or b == combos - 1
+        if dataflow == "stream":
+            ops.append(Beat(acts[b], last, tiles[b], codes=True))
+        else:
+            ops += [Load(tiles[b], codes=True), Beat(acts[b], last)]
+    check(dut, ops, seed=lanes, valid_prob=0.8, ready_prob=0.7)
+
+
+def _codes_within(group: int, lanes: int) -> np.ndarray:
+    """The codes whose weights beyond the first ``lanes`` of a group are zero (plus every invalid one)."""
+    all_codes = np.arange(1 << code_bits(group))
+    index, sign = all_codes & ((1 << sign_bit(group)) - 1), all_codes >> sign_bit(group)
+    valid = (index <= group_entries(group)) & ~((sign == 1) & (index == 0))
+    digits = entry_digits(group)[np.where(valid, index, 0)]
+    return all_codes[~valid | ~digits[:, lanes:].any(axis=1)]
+
+
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+@pytest.mark.parametrize("pipeline", [0, 1, "full"])
+@pytest.mark.parametrize("tree", ARRAY_TREES["ternary-lut"])
+@pytest.mark.parametrize(("group", "lanes", "rows"), [(2, 9, 2), (3, 8, 3), (4, 12, 1), (5, 11, 2)])
+def test_lut_random(group, lanes, rows, tree, pipeline, dataflow):
+    """Random ternary weights (re-encoded by the host) and activations, gaps and backpressure; N a
+    multiple of G and not."""
+    dut = TernaryLutArray(lanes, rows, group=group, tree=tree, pipeline=pipeline, dataflow=dataflow, max_k=lanes * 5)
+    rng = np.random.default_rng(group * 100 + lanes + len(dataflow))
+    check(dut, random_ops(dut.params, rng, 80), seed=rows, valid_prob=0.7, ready_prob=0.6)
+
+
+@pytest.mark.parametrize("pipeline", [0, "full"])
+def test_lut_zero_groups_are_gated(pipeline):
+    """A group whose code is 0 (all-zero weights) or invalid holds its selected entry and its signed sum
+    at 0 while its activations and the shared table toggle."""
+    dut = TernaryLutArray(6, 2, group=3, pipeline=pipeline, max_k=60)
+    p = dut.params
+    rng = np.random.default_rng(5)
+    acts = random_acts(p, rng, 20)
+    acts[:, 3:] = np.where(np.arange(20)[:, None] % 2, p.act_min, p.act_max)  # group 1 toggles every bit
+    codes = rng.integers(0, group_entries(3) + 1, size=(20, p.rows, 2)) | (rng.integers(0, 2, (20, p.rows, 2)) << 4)
+    codes[:, 0, 1] = 0
+    codes[:, 1, 1] = 15  # an index above E = 13
+    ops = [Beat(acts[b], b % 4 == 3, codes[b], codes=True) for b in range(20)]
+
+    def group_1(name: str) -> bool:
+        return name.removesuffix("_q").endswith(("_s1", "_l0_1"))
+
+    result = check(dut, ops, watch=group_1)
+    assert len(result.traces) == (1 + (0 in p.register_levels)) * p.rows, sorted(result.traces)  # l0: a slice
+    for name, values in result.traces.items():
+        assert {values[edge] for edge in result.beat_edges} == {0}, f"{name} toggled for a zero group"
+
+
+def test_lut_table_is_shared_by_the_rows():
+    """One table per group, whatever M: the entry nodes t<j>_e<k> exist once, E - G adders per group."""
+    for rows in (1, 4):
+        dut = TernaryLutArray(6, rows, group=3, max_k=60)
+        Fragment.get(dut, None)
+        entries = [name for name in dut.nodes if name.startswith("t")]
+        assert len(entries) == 2 * (group_entries(3) - 3), entries
 
 
 def test_constructors_validate_parameters():

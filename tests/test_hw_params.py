@@ -275,3 +275,27 @@ def test_packing_refuses_bad_input(call, error, match):
     s = ArrayParams(lanes=4, rows=3, dataflow="stationary")
     with pytest.raises(error, match=match):
         call(p, s)
+
+
+def test_lut_parameters_and_derived_quantities():
+    p = ArrayParams("ternary-lut", 64, 8)
+    assert p.group == 3 and p.weight_fields == 22 and p.weight_bits == 5 and p.tile_bits == 8 * 22 * 5
+    assert p.tree_inputs == 22 and p.levels == 1 + 5 and p.is_ternary
+    assert p.acc_width == ArrayParams("ternary", 64, 8).acc_width  # the largest product is still 128
+    assert p.default_name() == "ternary_lut_mac_n64_m8_a8_k16384_p0_signed_stream_g3"
+    assert ArrayParams("ternary-lut", 10, 1, group=5).weight_fields == 2
+    assert ArrayParams("ternary-lut", 7, 1, group=2, tree="csa", pipeline="full").pipeline == 2
+    with pytest.raises(ValueError, match=r"group must be in \[2, 5\], got 6"):
+        ArrayParams("ternary-lut", 8, 1, group=6)
+    with pytest.raises(ValueError, match="group applies to the ternary-lut array only"):
+        ArrayParams("ternary", 8, 1, group=3)
+    with pytest.raises(ValueError, match="tree must be one of signed, csa for the ternary-lut array"):
+        ArrayParams("ternary-lut", 8, 1, tree="split")
+
+
+def test_refined_trees_levels():
+    assert ArrayParams(lanes=64, tree="deferred").levels == 1 + 6 + 1
+    assert ArrayParams(lanes=64, tree="csa").levels == 2 and ArrayParams(lanes=64, tree="csa").depth == 0
+    assert ArrayParams("int8", 8, tree="csa", pipeline="full").register_levels == (0, 1)
+    with pytest.raises(ValueError, match="tree must be one of signed for the fp16 array"):
+        ArrayParams("fp16", 8, tree="csa")
