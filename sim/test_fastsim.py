@@ -26,6 +26,10 @@ CONFIGS = {
     ),
     "t_n8_m4_p2_stream": ArrayParams("ternary", 8, 4, max_k=512, pipeline=2),
     "i8_n3_m2_stationary": ArrayParams("int8", 3, 2, max_k=256, dataflow="stationary"),
+    "lut_g3_n8_m4_p1_stream": ArrayParams("ternary-lut", 8, 4, max_k=512, pipeline=1, group=3),
+    "lut_g2_n5_m3_full_stationary": ArrayParams(
+        "ternary-lut", 5, 3, max_k=256, pipeline="full", dataflow="stationary", group=2
+    ),
 }
 #: The small array of the model runs (both dataflows).
 MODEL_ARRAY = {"lanes": 8, "rows": 4, "max_k": 512}
@@ -101,9 +105,9 @@ def bundled():
     return load_model(BUNDLED_CHECKPOINT)
 
 
-@pytest.mark.parametrize("dataflow", ["stream", "stationary"])
-def test_the_bundled_model_generates_the_golden_text_through_the_rtl(bundled, dataflow):
-    params = ArrayParams(dataflow=dataflow, **MODEL_ARRAY)
+@pytest.mark.parametrize(("array", "dataflow"), [("ternary", "stream"), ("ternary", "stationary"), ("ternary-lut", "stream")])
+def test_the_bundled_model_generates_the_golden_text_through_the_rtl(bundled, array, dataflow):
+    params = ArrayParams(array, dataflow=dataflow, **MODEL_ARRAY)
     with FastArray(params) as array:
         report = generate_on_rtl(bundled, array, "ROMEO:", 6)
     assert report.ok and report.identical and report.counts.mismatches == 0

@@ -35,7 +35,20 @@ CONFIGS = {
     "t_n256_m1_split_full_stationary": ArrayParams(
         "ternary", 256, 1, max_k=16384, pipeline="full", tree="split", dataflow="stationary"
     ),
+    "t_n16_m4_deferred_full_stream": ArrayParams("ternary", 16, 4, max_k=4096, pipeline="full", tree="deferred"),
+    "t_n64_m8_csa_p1_stationary": ArrayParams(
+        "ternary", 64, 8, max_k=16384, pipeline=1, tree="csa", dataflow="stationary"
+    ),
+    "lut_g3_n64_m8_p0_stream": ArrayParams("ternary-lut", 64, 8, max_k=16384, group=3),  # 64 = 21 * 3 + 1
+    "lut_g2_n16_m4_full_stationary": ArrayParams(
+        "ternary-lut", 16, 4, max_k=4096, pipeline="full", dataflow="stationary", group=2
+    ),
+    "lut_g4_n12_m4_csa_p1_stream": ArrayParams("ternary-lut", 12, 4, max_k=4096, pipeline=1, tree="csa", group=4),
+    "lut_g5_n7_m2_full_stream": ArrayParams("ternary-lut", 7, 2, max_k=512, pipeline="full", group=5),
     "i8_n16_m4_full_stream": ArrayParams("int8", 16, 4, max_k=4096, pipeline="full"),
+    "i8_n8_m2_csa_full_stationary": ArrayParams(
+        "int8", 8, 2, max_k=1024, pipeline="full", tree="csa", dataflow="stationary"
+    ),
     "i8_n3_m1_p0_stationary": ArrayParams("int8", 3, 1, max_k=512, pipeline=0, dataflow="stationary"),
     "fp16_n16_m4_full_stream": ArrayParams("fp16", 16, 4, max_k=4096, pipeline="full"),
     "fp16_n3_m1_p0_stationary": ArrayParams("fp16", 3, 1, max_k=512, pipeline=0, dataflow="stationary"),
@@ -43,7 +56,7 @@ CONFIGS = {
 #: Random multiply-accumulates of the configurations that do not run the default (unless BITNET_SIM_MACS
 #: is set): the binary16 reference computes beat by beat in NumPy.
 CONFIG_MACS = {"fp16_n16_m4_full_stream": 300_000, "fp16_n3_m1_p0_stationary": 60_000}
-LAYER_CONFIGS = ["t_n64_m8_signed_p0_stream", "t_n64_m8_split_p2_stationary"]
+LAYER_CONFIGS = ["t_n64_m8_signed_p0_stream", "t_n64_m8_split_p2_stationary", "lut_g3_n64_m8_p0_stream"]
 ARRAY_TESTS = [
     "test_directed_corners",
     "test_random_with_gaps_and_backpressure",
@@ -104,6 +117,9 @@ def assert_caught(name: str, test: str, broken: str, run_name: str) -> None:
         ("t_n3_m4_split_full_stream", "test_random_with_gaps_and_backpressure"),
         ("t_n16_m16_signed_full_stationary", "test_directed_corners"),
         ("i8_n16_m4_full_stream", "test_reset_mid_reduction"),
+        ("lut_g2_n16_m4_full_stationary", "test_random_with_gaps_and_backpressure"),
+        ("lut_g3_n64_m8_p0_stream", "test_directed_corners"),
+        ("t_n16_m4_deferred_full_stream", "test_random_with_gaps_and_backpressure"),
     ],
 )
 def test_a_sign_error_in_one_lane_is_caught(name, test):
