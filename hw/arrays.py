@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal, Value, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, ResetSignal, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 
 from hw.fp16 import adder, adder_tree, multiplier
@@ -339,7 +339,8 @@ class TernaryMacArray(MacArray):
             leaves = [self._negated_lane(builder, row, i, act[i], weights[i]) for i in range(len(act))]
             return self._reduce(builder, row, leaves, [f"r{row}_l0_{i}" for i in range(len(act))])
         leaves, ones = zip(
-            *(self._complemented_lane(builder, row, i, act[i], weights[i]) for i in range(len(act))), strict=True
+            *(self._complemented_lane(builder, row, i, act[i], weights[i]) for i in range(len(act))),
+            strict=True,
         )
         if tree == "csa":  # the negation bits are column-0 inputs of the compressor tree
             lanes = range(len(act))
@@ -349,7 +350,9 @@ class TernaryMacArray(MacArray):
             return root.value
         return self._deferred_sum(builder, row, list(leaves), list(ones))
 
-    def _negated_lane(self, builder: PipelinedTreeBuilder, row: int, i: int, act: Value, code: data.View) -> Term:
+    def _negated_lane(
+        self, builder: PipelinedTreeBuilder, row: int, i: int, act: Value, code: data.View
+    ) -> Term:
         """``tree="signed"``'s product: ``g = nonzero ? act : 0``, ``negative ? -g : g``."""
         lo, hi = self._params.act_min, self._params.act_max
         gated = builder.node(f"r{row}_g{i}", Mux(code.nonzero, act, 0), lo, hi).value
@@ -368,14 +371,18 @@ class TernaryMacArray(MacArray):
         flip = negate.replicate(len(gated)).as_signed()
         return builder.node(f"r{row}_l0_{i}", gated ^ flip, lo, hi), negate
 
-    def _deferred_sum(self, builder: PipelinedTreeBuilder, row: int, leaves: list[Term], ones: list[Value]) -> Value:
+    def _deferred_sum(
+        self, builder: PipelinedTreeBuilder, row: int, leaves: list[Term], ones: list[Value]
+    ) -> Value:
         """``tree="deferred"``: the adder tree over the complemented lanes, beside it a tree summing the
         negation bits as 1-bit signed values (each 0 or -1, so it yields minus the count of negated lanes;
         registered at the same levels), and their difference at the root."""
         lanes = range(len(leaves))
         root, level = builder.reduce(builder.stage(0, leaves, [f"r{row}_l0_{i}" for i in lanes]), f"r{row}")
         minus_ones = [Term(one.as_signed(), -1, 0) for one in ones]
-        count, _ = builder.reduce(builder.stage(0, minus_ones, [f"r{row}_neg{i}" for i in lanes]), f"r{row}_c")
+        count, _ = builder.reduce(
+            builder.stage(0, minus_ones, [f"r{row}_neg{i}" for i in lanes]), f"r{row}_c"
+        )
         name = f"r{row}_sum"
         total = builder.node(name, root.value - count.value, root.lo - count.hi, root.hi - count.lo)
         (total,) = builder.stage(level + 1, [total], [name])
@@ -462,16 +469,22 @@ class TernaryLutArray(MacArray):
                 table.append(lane)
             elif rest > 0:
                 other = table[rest]
-                table.append(builder.node(name, lane.value + other.value, lane.lo + other.lo, lane.hi + other.hi))
+                table.append(
+                    builder.node(name, lane.value + other.value, lane.lo + other.lo, lane.hi + other.hi)
+                )
             else:
                 other = table[-rest]
-                table.append(builder.node(name, lane.value - other.value, lane.lo - other.hi, lane.hi - other.lo))
+                table.append(
+                    builder.node(name, lane.value - other.value, lane.lo - other.hi, lane.hi - other.lo)
+                )
         return table
 
     def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list, weights: list) -> Value:
         leaves, names = [], []
         for j, (table, code) in enumerate(zip(act, weights, strict=True)):
-            used = [k for k, entry in enumerate(table) if (entry.lo, entry.hi) != (0, 0)]  # not T[0], not lanes beyond N
+            used = [
+                k for k, entry in enumerate(table) if (entry.lo, entry.hi) != (0, 0)
+            ]  # not T[0], not lanes beyond N
             select = self._decoder(builder.module, f"r{row}_d{j}", code.index, used)
             picks = [Mux(select[bit], table[k].value, 0) for bit, k in enumerate(used)]
             lo, hi = min(0, *(e.lo for e in table)), max(0, *(e.hi for e in table))
@@ -480,7 +493,6 @@ class TernaryLutArray(MacArray):
             leaves.append(builder.node(name, Mux(code.sign, -selected, selected), min(lo, -hi), max(hi, -lo)))
             names.append(name)
         return self._reduce(builder, row, leaves, names)
-
 
     @staticmethod
     def _decoder(m: Module, name: str, index: Value, used: list[int]) -> Signal:
@@ -499,7 +511,9 @@ class TernaryLutArray(MacArray):
 def _or_all(values: list[Value]) -> Value:
     """The bitwise OR of ``values`` (sign-extended to a common width), as a balanced tree."""
     while len(values) > 1:
-        values = [values[i] | values[i + 1] if i + 1 < len(values) else values[i] for i in range(0, len(values), 2)]
+        values = [
+            values[i] | values[i + 1] if i + 1 < len(values) else values[i] for i in range(0, len(values), 2)
+        ]
     return values[0]
 
 

@@ -58,6 +58,7 @@ _VERILOG_KEYWORDS = frozenset(
 )
 _YOSYS_INIT_TRIGGER = re.compile(r"\\\$auto\$verilog_backend\.cc:\d+:dump_module\$(\d+) ")
 
+
 def package_version() -> str:
     """The installed ``bitnet-codesign`` version (``"unknown"`` in an uninstalled checkout)."""
     try:
@@ -130,7 +131,9 @@ def _field_note(params: ArrayParams, field: str, lo: int) -> str:
 
 def _tree_levels_note(params: ArrayParams) -> str:
     """What the tree's levels are, e.g. ``product, 6 adder, count`` (``deferred``)."""
-    product = f"table and select of {params.weight_fields} groups" if params.array == "ternary-lut" else "product"
+    product = (
+        f"table and select of {params.weight_fields} groups" if params.array == "ternary-lut" else "product"
+    )
     if params.tree == "csa":
         return f"{product}, carry-save tree + carry-propagate adder"
     last = {"split": ", subtract", "deferred": ", add the negation count"}.get(params.tree, "")
@@ -143,7 +146,8 @@ def describe(params: ArrayParams, name: str) -> list[str]:
     registers = ", ".join(map(str, p.register_levels)) or "none"
     lines = [
         f"{name}: {p.array} MAC array ({ARRAY_CLASSES[p.array].__name__}), {p.rows} rows x {p.lanes} lanes",
-        "parameters: " + " ".join(f"{key}={value}" for key, value in p.as_dict().items() if value is not None),
+        "parameters: "
+        + " ".join(f"{key}={value}" for key, value in p.as_dict().items() if value is not None),
     ]
     if p.is_float:
         lines += [

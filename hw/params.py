@@ -310,7 +310,9 @@ class ArrayParams:
             group = DEFAULT_GROUP if self.group is None else self.group
             set_(self, "group", _check_int(group, "group", GROUP_SIZES[0], GROUP_SIZES[-1]))
         elif self.group is not None:
-            raise ValueError(f"group applies to the ternary-lut array only; got group={self.group!r} for {self.array}")
+            raise ValueError(
+                f"group applies to the ternary-lut array only; got group={self.group!r} for {self.array}"
+            )
         levels = tree_levels(self.tree_inputs, self.tree)
         if self.pipeline == "full":
             set_(self, "pipeline", levels)

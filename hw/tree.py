@@ -202,7 +202,10 @@ class PipelinedTreeBuilder:
             for b, column in enumerate(columns):
                 while len(column) >= 3 or (len(column) == 2 and len(columns[b]) > 2):
                     kind = "fa" if len(column) >= 3 else "ha"
-                    inputs, column = column[:3] if kind == "fa" else column[:2], column[3 if kind == "fa" else 2 :]
+                    inputs, column = (
+                        column[:3] if kind == "fa" else column[:2],
+                        column[3 if kind == "fa" else 2 :],
+                    )
                     total, carry = self._compressor(f"{name}_{kind}{counter}", inputs)
                     counter += 1
                     reduced[b].append(total)

@@ -112,7 +112,9 @@ def decode_groups(codes: np.ndarray, group: int, k: int) -> np.ndarray:
     if not isinstance(codes, np.ndarray) or not np.issubdtype(codes.dtype, np.integer):
         raise TypeError("codes must be a numpy integer array")
     if codes.ndim < 1 or codes.shape[-1] != group_count(k, g):
-        raise ValueError(f"codes must have {group_count(k, g)} groups on the last axis for k={k}, got {codes.shape}")
+        raise ValueError(
+            f"codes must have {group_count(k, g)} groups on the last axis for k={k}, got {codes.shape}"
+        )
     codes = codes.astype(np.int64)
     if ((codes < 0) | (codes >> code_bits(g))).any():
         raise ValueError(f"codes must hold {code_bits(g)}-bit group codes")

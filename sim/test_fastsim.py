@@ -105,7 +105,9 @@ def bundled():
     return load_model(BUNDLED_CHECKPOINT)
 
 
-@pytest.mark.parametrize(("array", "dataflow"), [("ternary", "stream"), ("ternary", "stationary"), ("ternary-lut", "stream")])
+@pytest.mark.parametrize(
+    ("array", "dataflow"), [("ternary", "stream"), ("ternary", "stationary"), ("ternary-lut", "stream")]
+)
 def test_the_bundled_model_generates_the_golden_text_through_the_rtl(bundled, array, dataflow):
     params = ArrayParams(array, dataflow=dataflow, **MODEL_ARRAY)
     with FastArray(params) as array:

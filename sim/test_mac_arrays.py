@@ -35,7 +35,9 @@ CONFIGS = {
     "t_n256_m1_split_full_stationary": ArrayParams(
         "ternary", 256, 1, max_k=16384, pipeline="full", tree="split", dataflow="stationary"
     ),
-    "t_n16_m4_deferred_full_stream": ArrayParams("ternary", 16, 4, max_k=4096, pipeline="full", tree="deferred"),
+    "t_n16_m4_deferred_full_stream": ArrayParams(
+        "ternary", 16, 4, max_k=4096, pipeline="full", tree="deferred"
+    ),
     "t_n64_m8_csa_p1_stationary": ArrayParams(
         "ternary", 64, 8, max_k=16384, pipeline=1, tree="csa", dataflow="stationary"
     ),
@@ -43,7 +45,9 @@ CONFIGS = {
     "lut_g2_n16_m4_full_stationary": ArrayParams(
         "ternary-lut", 16, 4, max_k=4096, pipeline="full", dataflow="stationary", group=2
     ),
-    "lut_g4_n12_m4_csa_p1_stream": ArrayParams("ternary-lut", 12, 4, max_k=4096, pipeline=1, tree="csa", group=4),
+    "lut_g4_n12_m4_csa_p1_stream": ArrayParams(
+        "ternary-lut", 12, 4, max_k=4096, pipeline=1, tree="csa", group=4
+    ),
     "lut_g5_n7_m2_full_stream": ArrayParams("ternary-lut", 7, 2, max_k=512, pipeline="full", group=5),
     "i8_n16_m4_full_stream": ArrayParams("int8", 16, 4, max_k=4096, pipeline="full"),
     "i8_n8_m2_csa_full_stationary": ArrayParams(

@@ -611,7 +611,9 @@ def _codes_within(group: int, lanes: int) -> np.ndarray:
 def test_lut_random(group, lanes, rows, tree, pipeline, dataflow):
     """Random ternary weights (re-encoded by the host) and activations, gaps and backpressure; N a
     multiple of G and not."""
-    dut = TernaryLutArray(lanes, rows, group=group, tree=tree, pipeline=pipeline, dataflow=dataflow, max_k=lanes * 5)
+    dut = TernaryLutArray(
+        lanes, rows, group=group, tree=tree, pipeline=pipeline, dataflow=dataflow, max_k=lanes * 5
+    )
     rng = np.random.default_rng(group * 100 + lanes + len(dataflow))
     check(dut, random_ops(dut.params, rng, 80), seed=rows, valid_prob=0.7, ready_prob=0.6)
 
@@ -625,7 +627,9 @@ def test_lut_zero_groups_are_gated(pipeline):
     rng = np.random.default_rng(5)
     acts = random_acts(p, rng, 20)
     acts[:, 3:] = np.where(np.arange(20)[:, None] % 2, p.act_min, p.act_max)  # group 1 toggles every bit
-    codes = rng.integers(0, group_entries(3) + 1, size=(20, p.rows, 2)) | (rng.integers(0, 2, (20, p.rows, 2)) << 4)
+    codes = rng.integers(0, group_entries(3) + 1, size=(20, p.rows, 2)) | (
+        rng.integers(0, 2, (20, p.rows, 2)) << 4
+    )
     codes[:, 0, 1] = 0
     codes[:, 1, 1] = 15  # an index above E = 13
     ops = [Beat(acts[b], b % 4 == 3, codes[b], codes=True) for b in range(20)]

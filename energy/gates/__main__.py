@@ -5,7 +5,12 @@
 bit-exactly against the golden model, liberty power tables) and prints the area, the cells, a
 critical-path estimate, and the energy per MAC split into combinational, sequential and leakage.
 ``--operands model[:DIR]`` measures on a trained model's operands of one projection type
-(:mod:`energy.gates.model_operands`) instead of Gaussian ones. Bad options print one line and exit 2.
+(:mod:`energy.gates.model_operands`) instead of Gaussian ones.
+
+``python -m energy.gates --verilog FILE --top NAME [--cycles C] [--stimulus CSV]`` prices any module
+instead (:mod:`energy.gates.module`): synthesized on the same flow, simulated on random inputs (or the
+CSV's values) and priced, with the registers and the logic reported apart. Bad options print one line and
+exit 2.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 
 from energy.gates.measure import DEFAULT_BEATS, ENGINES, GateMeasurement, measure_array
 from energy.gates.model_operands import DEFAULT_PROJECTION, parse_operands
+from energy.gates.module import DEFAULT_CYCLES, ModuleMeasurement, measure_module
 from energy.gates.power import DEFAULT_CLOCK_PS, DEFAULT_SLEW_PS, EnergySettings
 from energy.gates.realistic import check_zero
 from energy.gates.synth import FlowSettings
@@ -84,6 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clock-ps", type=_float, default=DEFAULT_CLOCK_PS, help="clock period for leakage")
     parser.add_argument("--abc-clock-ps", type=_float, default=None, help="delay target for abc -D")
     parser.add_argument(
+        "--verilog",
+        type=Path,
+        default=None,
+        help="price this Verilog file's module --top instead of a generated array (random inputs, or "
+        "--stimulus; energy.gates.module)",
+    )
+    parser.add_argument("--top", default=None, help="with --verilog: the module to price")
+    parser.add_argument(
+        "--cycles", type=positive_int, default=DEFAULT_CYCLES, help="with --verilog: priced cycles"
+    )
+    parser.add_argument(
+        "--stimulus",
+        type=Path,
+        default=None,
+        help="with --verilog: a CSV of input values per cycle (a header of port names; other inputs random)",
+    )
+    parser.add_argument(
         "--engine",
         choices=ENGINES,
         default="numpy",
@@ -113,9 +136,58 @@ def format_measurement(m: GateMeasurement) -> str:
     return "\n".join(lines)
 
 
+def format_module(m: ModuleMeasurement) -> str:
+    per_op = m.energy.per_mac_pj()
+    ports = m.energy.details.get("input_ports", 0.0) * 1e-3 / m.cycles
+    inputs = ", ".join(f"{name} [{width}]" for name, width in m.inputs.items())
+    return "\n".join(
+        [
+            f"{m.top}: area {m.synth.area_um2:.2f} um^2, {m.synth.cell_count} cells "
+            f"({m.flip_flops} flip-flops), "
+            f"sequential {m.synth.sequential_area_um2:.2f} um^2",
+            "cells: "
+            + ", ".join(f"{n.removesuffix('_ASAP7_75t_R')} {c}" for n, c in sorted(m.synth.cells.items())),
+            "critical path (estimate: liberty tables, no slew propagation or wires): "
+            f"{m.critical_path_ps:.0f} ps",
+            f"window: {m.cycles} cycles, inputs {inputs}, toggle rate {m.toggle_rate:.3f}",
+            "run time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in m.seconds.items()),
+            f"energy per cycle (pJ): total {per_op['total']:.5f} = "
+            f"logic {per_op['combinational'] - ports:.5f} "
+            f"(cells alone {m.logic_cells_pj():.5f}) + registers {per_op['sequential']:.5f} + input ports "
+            f"{ports:.5f} + leakage {per_op['leakage']:.5f}",
+        ]
+    )
+
+
+def _main_module(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.top is None:
+        fail(parser.prog, "--top: the module to price is required with --verilog")
+    try:
+        verilog = args.verilog.read_text()
+    except OSError as error:
+        fail(parser.prog, f"--verilog: cannot read {args.verilog}: {error.strerror or error}")
+    try:
+        measurement = measure_module(
+            verilog,
+            args.top,
+            cycles=args.cycles,
+            seed=args.seed,
+            stimulus=args.stimulus,
+            pdk=args.pdk,
+            settings=EnergySettings(args.slew_ps, args.clock_ps),
+            flow=FlowSettings(clock_ps=args.abc_clock_ps),
+        )
+    except (TypeError, ValueError, RuntimeError) as error:
+        fail(parser.prog, str(error))
+    print(format_module(measurement))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verilog is not None:
+        return _main_module(parser, args)
     try:
         params = params_from_arguments(args)
         settings = EnergySettings(args.slew_ps, args.clock_ps)

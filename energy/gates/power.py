@@ -16,7 +16,8 @@ Modeling choices (each a parameter or a documented constant):
   the clock period ``clock_ps`` (default 1000 ps, 1 GHz; the simulation's own clock is only a time base).
 - **Split**: *sequential* is the flip-flops' internal energy (clock and data pins included), the switching
   of the clock net and of the nets the flip-flops drive; *combinational* is every other cell's internal
-  energy and the switching of the nets they drive and of the input ports; *leakage* as above.
+  energy and the switching of the nets they drive and of the input ports (also reported alone, as
+  ``details["input_ports"]``: the load the module puts on whatever drives it); *leakage* as above.
 - **Per MAC**: the window's energy divided by the multiply-accumulates done in it (beats x lanes x rows).
 """
 
@@ -140,6 +141,8 @@ def _net_energy(
         else:
             internal = 0.0
         report.details["switching"] += switching
+        if source is None and net != CLOCK_NET:  # an input port: the upstream driver's load, priced here
+            report.details["input_ports"] += switching
         if sequential_net:
             report.sequential_fj += switching + internal
         else:
