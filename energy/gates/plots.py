@@ -76,3 +76,36 @@ def zero_sweep_figure(frame: pd.DataFrame) -> Figure:
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     return fig
+
+
+def engines_figure(frame: pd.DataFrame, units: dict[str, float]) -> Figure:
+    """Energy per MAC against the rows ``M``, one line per family, one panel per dataflow
+    (:func:`energy.gates.engines.engine_study`), with the paper's INT8 add and the flow's own INT8 add
+    (its logic) as horizontal lines; log scale."""
+    dataflows = list(dict.fromkeys(frame["dataflow"]))
+    fig = Figure(figsize=(6.5 * len(dataflows), 5), layout="constrained")
+    axes = fig.subplots(1, len(dataflows), squeeze=False)[0]
+    for ax, dataflow in zip(axes, dataflows, strict=True):
+        part = frame[frame["dataflow"] == dataflow]
+        for family, group in part.groupby("family", sort=False):
+            array = group["array"].iloc[0]
+            style = "-" if array != "ternary-lut" else "--"
+            ax.plot(
+                group["rows"],
+                group["energy_per_mac_pJ"],
+                marker="o",
+                linestyle=style,
+                label=family,
+                color=None if array in ("ternary", "ternary-lut") else ARRAY_COLORS.get(array),
+            )
+        ax.axhline(units["table_int8_adds"], color="black", linestyle=":", label="paper INT8 add")
+        ax.axhline(units["flow_int8_adds"], color="gray", linestyle="-.", label="flow INT8 add (logic)")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(sorted(part["rows"].unique()), [str(r) for r in sorted(part["rows"].unique())])
+        ax.set_xlabel("rows M (output channels sharing the activations)")
+        ax.set_ylabel("energy per MAC (pJ, log scale)")
+        ax.set_title(f"N = {part['lanes'].iloc[0]}, {dataflow}: energy per MAC against rows")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, ncol=2)
+    return fig
