@@ -113,11 +113,15 @@ FULL = EngineStudyConfig()
 SMALL = EngineStudyConfig(lanes=6, rows=(1, 4), dataflows=("stream",), beats=24, families=TERNARY_FAMILIES)
 
 
-def flow_units(*, pdk: str | Path | None = None, cycles: int = 2000) -> dict[str, float]:
+def flow_units(primitives: pd.DataFrame | None = None, *, pdk: str | Path | None = None) -> dict[str, float]:
     """The energy units of the study (pJ), by the column they name: the paper's INT8 add
-    (``table_int8_adds``), the flow's own INT8 add measured now, its logic (``flow_int8_adds``) and the
-    whole registered unit (``flow_registered_int8_adds``)."""
-    row = primitive_row("int8_add", measure_primitive("int8_add", cycles=cycles, pdk=pdk))
+    (``table_int8_adds``), the flow's own INT8 add, its logic (``flow_int8_adds``) and the whole registered
+    unit (``flow_registered_int8_adds``), from a table of :func:`energy.gates.primitives.primitive_table`
+    or measured now."""
+    if primitives is None:
+        row = primitive_row("int8_add", measure_primitive("int8_add", pdk=pdk))
+    else:
+        row = primitives.set_index("primitive").loc["int8_add"]
     return {
         "table_int8_adds": default_tables().op(TABLE_NODE, "add", "int8").value_pJ,
         "flow_int8_adds": row["flow_logic_pJ"],
