@@ -117,7 +117,7 @@ def main() -> int:
             f"per window on the bundled checkpoint's `{FULL.projection}` operands (middle layer, held-out "
             "Tiny Shakespeare; int8 and FP16 on its full-precision twin's); every output checked "
             "bit-exactly. The adder trees are "
-            "measured on up to 32 rows, int8 and FP16 on up to 8 (rows are identical copies; "
+            "measured on up to 8 rows, int8 and FP16 on 1 (rows are identical copies; "
             "`energy.gates.engines`), the LUT engines on all. Units: table INT8 adds (the paper's "
             f"{units['table_int8_adds']} pJ), flow INT8 adds (this flow's INT8 add logic, "
             f"{units['flow_int8_adds']:.4f} pJ, section primitives). Whole run {seconds / 60:.0f} min; table "

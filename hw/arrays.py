@@ -1,5 +1,6 @@
-"""The MAC arrays: :class:`TernaryMacArray` (adder trees of select / negate / skip), and the baselines
-:class:`Int8MacArray` (int8 multipliers) and :class:`Fp16MacArray` (IEEE binary16 multipliers and adders).
+"""The MAC arrays: :class:`TernaryMacArray` (adder trees of select / negate / skip), :class:`TernaryLutArray`
+(the LUT engine: tables of partial sums shared by the rows), and the baselines :class:`Int8MacArray` (int8
+multipliers) and :class:`Fp16MacArray` (IEEE binary16 multipliers and adders).
 
 All are the same machine around a different per-lane product (and, for fp16, different adders); the
 generator parameters, port bit layouts and derived widths are defined in :mod:`hw.params` and

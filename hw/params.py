@@ -7,7 +7,9 @@ energy models can import it cheaply; the port layouts built from it live in :mod
 Parameters
 ----------
 array
-    ``"ternary"`` (2-bit ternary weight codes of :mod:`model.encoding`: select / negate / skip), ``"int8"``
+    ``"ternary"`` (2-bit ternary weight codes of :mod:`model.encoding`: select / negate / skip),
+    ``"ternary-lut"`` (the LUT engine: per group of ``G`` lanes a table of partial sums shared by the rows,
+    each row selecting one entry by its group code of :mod:`model.group_code`), ``"int8"``
     (signed :data:`INT8_WEIGHT_BITS`-bit weights and a real multiplier per lane, the like-for-like baseline)
     or ``"fp16"`` (IEEE binary16 activations and weights, a binary16 multiplier per lane and binary16 adders:
     the paper's FP16 FMAC baseline; its arithmetic is defined in :mod:`model.fp16`).
@@ -31,13 +33,22 @@ pipeline ``p``
     register after every tree level); the string ``"full"`` means the maximum.
 tree
     ``"signed"``: one adder tree over signed products (ternary: each lane negates its gated activation,
-    "negate-then-add"; int8: the products of the multipliers; fp16: binary16 products summed by binary16
-    adders). ``"split"`` (ternary only): two adder trees, the sum of the activations whose weight is +1 minus
-    the sum of those whose weight is -1.
+    "negate-then-add"; ternary-lut: the rows' group sums; int8: the products of the multipliers; fp16:
+    binary16 products summed by binary16 adders). ``"split"`` (ternary only): two adder trees, the sum of
+    the activations whose weight is +1 minus the sum of those whose weight is -1. ``"deferred"`` (ternary
+    only): deferred negation, a lane of weight -1 passes the one's complement of its activation (no
+    incrementer) and the count of such lanes, summed beside the tree, is added once at the root.
+    ``"csa"`` (ternary, ternary-lut, int8): a carry-save tree of full and half adders over the bit columns of
+    the products, one carry-propagate adder at the end (ternary: the one's-complement lanes of
+    ``deferred``, their negation bits entering column 0). :data:`ARRAY_TREES` lists the trees per array.
 dataflow
     ``"stream"``: every input beat carries a fresh ``M x N`` weight tile (batch-1 decode). ``"stationary"``:
     a weight tile is loaded once through a separate weight-load stream and any number of activation beats
     stream against it (prefill, batches).
+group ``G``
+    The LUT engine's weights per group, 2..5 (:data:`model.group_code.GROUP_SIZES`; default 3, TL2's);
+    ``None`` for every other array. A row's ``N`` lanes form ``ceil(N / G)`` groups (the last one shorter
+    when ``G`` does not divide ``N``).
 
 Derived quantities
 ------------------
@@ -49,14 +60,17 @@ accumulator width (:attr:`ArrayParams.acc_width`)
     into ``[-B*N*P, B*N*P]``, which ``W`` signed bits hold; ``W`` is the smallest such width because
     ``+B*N*P`` is reached (every activation ``-2**(a-1)`` against weight -1, resp. -128). The bound covers
     ``B * N >= K_max`` elements, so it holds whatever the padding lanes of the last beat carry.
-    ``fp16``: ``W = 16``, the sums are binary16 bit patterns (:data:`FP16_BITS`), and the integer
+    The LUT engine has the same ``P`` and ``W`` as the ternary array (a group sum is a sum of lane
+    products). ``fp16``: ``W = 16``, the sums are binary16 bit patterns (:data:`FP16_BITS`), and the integer
     quantities ``act_min`` .. ``product_max_magnitude`` do not apply (they raise ``ValueError``).
 tree levels (:attr:`ArrayParams.levels`)
     level 0 is the per-lane product (gate and negate, gate, or multiply; fp16: one binary16 multiplier),
     levels 1..``D`` with
-    ``D = ceil(log2 N)`` the pairwise adder levels (fp16: binary16 adders, each rounding), and for
-    ``tree="split"`` one more level, the final
-    subtraction: ``L = 1 + D`` (signed) or ``2 + D`` (split).
+    ``D = ceil(log2 N)`` the pairwise adder levels (fp16: binary16 adders, each rounding; ternary-lut:
+    ``N`` is the ``ceil(N / G)`` group sums, level 0 the tables and the rows' selections), and for
+    ``tree="split"`` one more level, the final subtraction, for ``"deferred"`` the addition of the count:
+    ``L = 1 + D`` (signed) or ``2 + D`` (split, deferred). ``tree="csa"``: ``L = 2``, the products and the
+    whole carry-save tree with its carry-propagate adder.
 pipeline placement (:attr:`ArrayParams.register_levels`)
     the ``L`` tree levels plus the accumulator adder form ``L + 1`` combinational segments; ``p`` registers
     cut them as evenly as possible, register ``s`` (1..p) after level ``floor(s * (L + 1) / (p + 1)) - 1``.
