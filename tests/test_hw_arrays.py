@@ -351,19 +351,24 @@ def test_ternary_exhaustive_codes(lanes, tree, pipeline, dataflow):
     rng = np.random.default_rng(lanes * 100 + len(tree))
     combos = 4**lanes
     all_codes = (np.arange(combos)[:, None] >> (CODE_BITS * np.arange(lanes))) & 3  # (combos, N)
-    # row r walks the combos in another order (odd stride: a permutation), so rows differ in every beat
-    tiles = np.stack(
-        [all_codes[(np.arange(combos) * (2 * r + 1) + r) % combos] for r in range(p.rows)], axis=1
-    )
+    check(dut, exhaustive_ops(p, all_codes, rng), seed=lanes, valid_prob=0.8, ready_prob=0.7)
+
+
+def exhaustive_ops(p: ArrayParams, all_codes: np.ndarray, rng: np.random.Generator) -> list:
+    """One beat per row of ``all_codes`` (raw codes of one tile row, ``(combos, fields)``), reductions of 3
+    beats: row ``r`` walks the combos in another order (odd stride: a permutation), so rows differ in
+    every beat; stationary: a tile load before each beat."""
+    combos = len(all_codes)
+    tiles = np.stack([all_codes[(np.arange(combos) * (2 * r + 1) + r) % combos] for r in range(p.rows)], 1)
     acts = random_acts(p, rng, combos)
     ops: list = []
     for b in range(combos):
         last = b % 3 == 2 or b == combos - 1
-        if dataflow == "stream":
+        if p.dataflow == "stream":
             ops.append(Beat(acts[b], last, tiles[b], codes=True))
         else:
             ops += [Load(tiles[b], codes=True), Beat(acts[b], last)]
-    check(dut, ops, seed=lanes, valid_prob=0.8, ready_prob=0.7)
+    return ops
 
 
 @pytest.mark.parametrize("dataflow", DATAFLOWS)
@@ -577,31 +582,10 @@ def test_lut_exhaustive_codes(group, lanes, tree, pipeline, dataflow):
     dut = TernaryLutArray(lanes, 2, group=group, tree=tree, pipeline=pipeline, dataflow=dataflow, max_k=64)
     p = dut.params
     groups, codes = group_count(lanes, group), 1 << code_bits(group)
-    combos = codes**groups
+    combos = codes**groups  # a partial last group too: its digits beyond N meet constant-zero lanes
     all_codes = (np.arange(combos)[:, None] // codes ** np.arange(groups)) % codes  # (combos, groups)
-    if groups > 1:  # the last, partial group: only its valid codes (the others decode to padding)
-        all_codes = all_codes[np.isin(all_codes[:, -1], _codes_within(group, lanes % group or group))]
-    combos = len(all_codes)
-    tiles = np.stack([all_codes[(np.arange(combos) * (2 * r + 1) + r) % combos] for r in range(p.rows)], 1)
     rng = np.random.default_rng(group * 10 + lanes)
-    acts = random_acts(p, rng, combos)
-    ops: list = []
-    for b in range(combos):
-        last = b % 3 == 2 or b == combos - 1
-        if dataflow == "stream":
-            ops.append(Beat(acts[b], last, tiles[b], codes=True))
-        else:
-            ops += [Load(tiles[b], codes=True), Beat(acts[b], last)]
-    check(dut, ops, seed=lanes, valid_prob=0.8, ready_prob=0.7)
-
-
-def _codes_within(group: int, lanes: int) -> np.ndarray:
-    """The codes whose weights beyond the first ``lanes`` of a group are zero (plus every invalid one)."""
-    all_codes = np.arange(1 << code_bits(group))
-    index, sign = all_codes & ((1 << sign_bit(group)) - 1), all_codes >> sign_bit(group)
-    valid = (index <= group_entries(group)) & ~((sign == 1) & (index == 0))
-    digits = entry_digits(group)[np.where(valid, index, 0)]
-    return all_codes[~valid | ~digits[:, lanes:].any(axis=1)]
+    check(dut, exhaustive_ops(p, all_codes, rng), seed=lanes, valid_prob=0.8, ready_prob=0.7)
 
 
 @pytest.mark.parametrize("dataflow", DATAFLOWS)
