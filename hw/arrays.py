@@ -418,7 +418,7 @@ class TernaryLutArray(MacArray):
 
     The weights are the group codes of :mod:`model.group_code` (sign + index, ``ceil(N / G)`` per row,
     re-encoded on the host). Per beat and group ``j`` (lanes ``G*j .. G*j + G - 1``; a last group with
-    fewer lanes sees zeros in the missing ones):
+    fewer lanes has only the entries of its lanes, the others are never built):
 
     table (shared by the rows)
         the ``E = (3**G - 1) / 2`` entries ``T[k] = sum_l d_l(k) * act[G*j + l]`` (``d(k)``: the
@@ -426,8 +426,9 @@ class TernaryLutArray(MacArray):
         ``T[k] = act[G*j + l] + T[r]`` or ``act[G*j + l] - T[-r]`` with ``l`` the leading digit of ``k`` and
         ``r = k - 3**l`` (``T[3**l]`` is the activation itself). Nodes ``t<j>_e<k>``.
     selection (per row)
-        ``s = OR_k (index == k ? T[k] : 0)``: a one-hot AND-OR, so index 0 (an all-zero group) and the
-        invalid indices above ``E`` give a constant 0; then ``sign ? -s : s``. Nodes ``r<row>_s<j>``,
+        ``s = OR_k (index == k ? T[k] : 0)``: a one-hot AND-OR, so index 0 (an all-zero group), the
+        invalid indices above ``E`` and, in a partial last group, the indices whose digits reach beyond
+        ``N`` (no host code has them) give a constant 0; then ``sign ? -s : s``. Nodes ``r<row>_s<j>``,
         ``r<row>_l0_<j>`` (the group's signed sum, level 0).
     tree
         ``tree="signed"``: pairwise adders over the ``ceil(N / G)`` group sums; ``"csa"``: a carry-save
@@ -445,36 +446,35 @@ class TernaryLutArray(MacArray):
     def _weight(self, bits: Value) -> data.View:
         return data.View(group_code_layout(self._params.group), bits)
 
-    def _shared_operands(self, builder: PipelinedTreeBuilder, acts: list[Value]) -> list[list[Term]]:
-        """The table of every group: ``tables[j][k]`` is ``T[k]`` of group ``j`` (``k = 0``: constant 0)."""
+    def _shared_operands(self, builder: PipelinedTreeBuilder, acts: list[Value]) -> list[list[Term | None]]:
+        """The table of every group: ``tables[j][k]`` is ``T[k]`` of group ``j`` (``k = 0``: constant 0;
+        ``None`` for an entry of a last, partial group that needs a lane beyond ``N``)."""
         p, g = self._params, self._params.group
         tables = []
         for j in range(p.weight_fields):
-            lanes = [
-                Term(acts[i], p.act_min, p.act_max) if i < p.lanes else Term(Const(0, signed(1)), 0, 0)
-                for i in range(g * j, g * j + g)
-            ]
+            lanes = [Term(acts[i], p.act_min, p.act_max) for i in range(g * j, min(g * j + g, p.lanes))]
             tables.append(self._table(builder, j, lanes))
         return tables
 
-    def _table(self, builder: PipelinedTreeBuilder, group: int, lanes: list[Term]) -> list[Term]:
-        """Group ``group``'s entries ``T[0] = 0, T[1] .. T[E]``, each from a lane and an earlier entry."""
+    def _table(self, builder: PipelinedTreeBuilder, group: int, lanes: list[Term]) -> list[Term | None]:
+        """Group ``group``'s entries ``T[0] = 0, T[1] .. T[E]``, each from a lane and an earlier entry; an
+        entry whose digits reach beyond ``lanes`` (a partial group) is ``None``: no host code selects it."""
         digits = entry_digits(self._params.group)
-        table = [Term(Const(0, signed(1)), 0, 0)]
+        table: list[Term | None] = [Term(Const(0, signed(1)), 0, 0)]
         for k in range(1, len(digits)):
             lead = int(digits[k].nonzero()[0][-1])  # the leading digit, +1 by construction
+            if lead >= len(lanes):
+                table.append(None)
+                continue
             rest, lane, name = k - 3**lead, lanes[lead], f"t{group}_e{k}"
-            if lane.lo == lane.hi == 0 and rest >= 0:  # a lane beyond N: T[k] = T[rest]
-                table.append(table[rest])
-            elif rest == 0:
+            other = table[abs(rest)]  # not None: its digits are k's below the lead
+            if rest == 0:
                 table.append(lane)
             elif rest > 0:
-                other = table[rest]
                 table.append(
                     builder.node(name, lane.value + other.value, lane.lo + other.lo, lane.hi + other.hi)
                 )
             else:
-                other = table[-rest]
                 table.append(
                     builder.node(name, lane.value - other.value, lane.lo - other.hi, lane.hi - other.lo)
                 )
@@ -483,12 +483,10 @@ class TernaryLutArray(MacArray):
     def _row_sum(self, builder: PipelinedTreeBuilder, row: int, act: list, weights: list) -> Value:
         leaves, names = [], []
         for j, (table, code) in enumerate(zip(act, weights, strict=True)):
-            used = [
-                k for k, entry in enumerate(table) if (entry.lo, entry.hi) != (0, 0)
-            ]  # not T[0], not lanes beyond N
+            used = [k for k, entry in enumerate(table) if k and entry is not None]
             select = self._decoder(builder.module, f"r{row}_d{j}", code.index, used)
             picks = [Mux(select[bit], table[k].value, 0) for bit, k in enumerate(used)]
-            lo, hi = min(0, *(e.lo for e in table)), max(0, *(e.hi for e in table))
+            lo, hi = min(0, *(table[k].lo for k in used)), max(0, *(table[k].hi for k in used))
             selected = builder.node(f"r{row}_s{j}", _or_all(picks), lo, hi).value
             name = f"r{row}_l0_{j}"
             leaves.append(builder.node(name, Mux(code.sign, -selected, selected), min(lo, -hi), max(hi, -lo)))

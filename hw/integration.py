@@ -50,8 +50,8 @@ def _group_code_notes(group: int) -> list[str]:
         f"(v < 0) at bit {sign};",
         "  re-encoded on the host (model.group_code.encode_groups), offline; index k selects table entry "
         "T[k] = sum_l d_l(k) * act_l, d(k) the balanced-ternary digits of k;",
-        f"  the RTL reads every invalid code (index > {entries}, or the sign set on index 0) as a zero "
-        "group, like code 0",
+        f"  the RTL reads every invalid code (index > {entries}, the sign set on index 0, or in a last "
+        "group shorter than G a digit past lane N-1) as a zero group, like code 0",
     ]
 
 

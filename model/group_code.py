@@ -20,8 +20,9 @@ Index 0 is the all-zero group (its sign is 0). Index ``k >= 1`` names the table 
 ``T[k] = sum_j d_j(k) * a_j``, where ``d(k)`` are the balanced-ternary digits of ``k``
 (:func:`entry_digits`); then the group's contribution ``sum_j w_j a_j`` is ``T[|v|]`` for ``v > 0`` and
 ``-T[|v|]`` for ``v < 0``: the symmetry that halves the table (a negative combination is a negated positive
-one). Invalid codes: an index above ``E`` and a set sign with index 0. :func:`decode_groups` refuses them;
-the hardware reads them as a zero group.
+one). Invalid codes: an index above ``E``, a set sign with index 0 and, in a row's last group when it has
+fewer than ``G`` weights, a code with a nonzero digit past the row's end. :func:`decode_groups` refuses
+them; the hardware reads them as a zero group.
 
 Codes are packed like the 2-bit codes: group ``j`` of a row at bits ``[c*j + c - 1 : c*j]``, ``c`` the code
 bits. A row of ``K`` weights takes ``ceil(K / G)`` groups; a last group with fewer than ``G`` weights is

@@ -77,7 +77,9 @@ def hardware_weights(p: ArrayParams, weights: np.ndarray, codes: bool) -> np.nda
     if p.array == "ternary-lut":  # group codes: an invalid one reads as a zero group
         g, entries = p.group, group_entries(p.group)
         index, sign = weights & ((1 << sign_bit(g)) - 1), (weights >> sign_bit(g)) & 1
-        digits = entry_digits(g)[np.where(index <= entries, index, 0)].astype(np.int64)
+        digits = entry_digits(g)[np.where(index <= entries, index, 0)].astype(np.int64)  # (..., groups, G)
+        beyond = np.arange(weights.shape[-1] * g).reshape(-1, g) >= p.lanes  # lanes past N, per group
+        digits[(digits * beyond != 0).any(axis=-1)] = 0  # a code reaching past N: invalid, a zero group
         digits *= np.where(sign == 1, -1, 1)[..., None]
         return digits.reshape(*weights.shape[:-1], -1)[..., : p.lanes]
     nonzero = (weights >> NONZERO_BIT) & 1
@@ -582,7 +584,7 @@ def test_lut_exhaustive_codes(group, lanes, tree, pipeline, dataflow):
     dut = TernaryLutArray(lanes, 2, group=group, tree=tree, pipeline=pipeline, dataflow=dataflow, max_k=64)
     p = dut.params
     groups, codes = group_count(lanes, group), 1 << code_bits(group)
-    combos = codes**groups  # a partial last group too: its digits beyond N meet constant-zero lanes
+    combos = codes**groups  # a partial last group too: a code reaching past N reads as a zero group
     all_codes = (np.arange(combos)[:, None] // codes ** np.arange(groups)) % codes  # (combos, groups)
     rng = np.random.default_rng(group * 10 + lanes)
     check(dut, exhaustive_ops(p, all_codes, rng), seed=lanes, valid_prob=0.8, ready_prob=0.7)
