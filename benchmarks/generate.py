@@ -106,7 +106,7 @@ def synthesize(params: ArrayParams, *, use_cache: bool) -> dict:
 
 
 def describe(params: ArrayParams) -> str:
-    tree = f", {params.tree} tree" if params.array == "ternary" else ""
+    tree = f", {params.tree} tree" if params.is_ternary else ""
     return f"{params.array}, N={params.lanes}, M={params.rows}{tree}, pipeline {params.pipeline}"
 
 

@@ -8,7 +8,9 @@ generator parameters, port bit layouts and derived widths are defined in :mod:`h
 
 Datapath of one beat (row ``r``, lanes ``i = 0..N-1``)::
 
-    act[i], weight[r][i] -> level 0: products -> levels 1..D: adder tree (-> split subtraction)
+    act[i], weight[r][i] -> level 0: products (LUT: shared tables, selected per row)
+                         -> levels 1..D: adder tree (-> split subtraction / deferred count;
+                            csa: one carry-save level)
                          -> accumulator stage: total = acc + tree sum
                          -> last ? (output register <- total, acc <- 0) : (acc <- total)
 
@@ -321,8 +323,18 @@ class TernaryMacArray(MacArray):
         ``pos = (nonzero & ~negative) ? act : 0``, ``neg = (nonzero & negative) ? act : 0`` (``a`` bits
         each, no negators); two adder trees and one subtraction at the root. (Nodes
         ``r<row>_pos_l0_<lane>``, ``r<row>_neg_l0_<lane>``, ..., ``r<row>_diff_q`` when registered.)
+    ``tree="deferred"`` (deferred negation)
+        ``g = nonzero ? act : 0``; product ``= g ^ n`` with ``n = nonzero & negative`` replicated: ``act``,
+        0, or the one's complement ``-act - 1`` (``a`` bits, no incrementer); beside the adder tree a tree
+        of the bits ``n`` as 1-bit signed values (0 or -1) gives minus the count of negated lanes, and the
+        root subtracts it. (Nodes ``r<row>_g<lane>``, ``r<row>_l0_<lane>``, ``r<row>_c_l<k>_<j>``,
+        ``r<row>_sum``.)
+    ``tree="csa"`` (carry-save)
+        the lanes of ``deferred`` and their bits ``n`` (column 0) reduced by a Wallace tree of full and
+        half adders (:meth:`hw.tree.PipelinedTreeBuilder.carry_save`), one carry-propagate adder at the
+        end. (Nodes ``r<row>_csa_fa<k>_s`` / ``_c``, ``r<row>_csa_q`` when registered.)
 
-    Zero weights are gated at the lane input in both, so they cause no toggles in the tree.
+    Zero weights are gated at the lane input in every tree, so they cause no toggles in the tree.
 """
         + _COMMON_DOC
     )
@@ -522,8 +534,9 @@ class Int8MacArray(MacArray):
 
     The same interface, parameters, pipeline and accumulator as :class:`TernaryMacArray`; the weights are
     signed 8-bit values (``weight[r][i]`` at bits ``[8*(r*N + i) + 7 : 8*(r*N + i)]`` of the tile) and
-    each lane's product ``act[i] * w[r][i]`` (``a + 8`` bits) feeds one adder tree (``tree="signed"``,
-    the only tree of this array). Zero weights are not gated, as in a conventional int8 array.
+    each lane's product ``act[i] * w[r][i]`` (``a + 8`` bits) feeds one adder tree (``tree="signed"``) or
+    a carry-save tree with one carry-propagate adder (``"csa"``). Zero weights are not gated, as in a
+    conventional int8 array.
 """
         + _COMMON_DOC
     )

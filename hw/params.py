@@ -262,7 +262,7 @@ class ArrayParams:
     rows: int = parameter(DEFAULT_ROWS, help="M: output channels in parallel (>= 1)", in_name="m{}")
     act_width: int | None = parameter(  # None: the array kind's default; always an int once constructed
         None,
-        help=f"activation bits: signed, {MIN_ACT_WIDTH}..{MAX_ACT_WIDTH}, for ternary and int8 (default: "
+        help=f"activation bits: signed, {MIN_ACT_WIDTH}..{MAX_ACT_WIDTH}, for the integer arrays (default: "
         f"{DEFAULT_ACT_WIDTHS['int8']}); binary16 for fp16, {DEFAULT_ACT_WIDTHS['fp16']} (its default and "
         "only width)",
         in_name="a{}",

@@ -110,6 +110,8 @@ def decode_groups(codes: np.ndarray, group: int, k: int) -> np.ndarray:
     """Inverse of :func:`encode_groups`: the ``k`` ternary weights (int8 ``(..., k)``) of codes
     ``(..., ceil(k / G))``. Raises ``ValueError`` on an invalid code or nonzero padding weights."""
     g = _check_group(group)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
     if not isinstance(codes, np.ndarray) or not np.issubdtype(codes.dtype, np.integer):
         raise TypeError("codes must be a numpy integer array")
     if codes.ndim < 1 or codes.shape[-1] != group_count(k, g):

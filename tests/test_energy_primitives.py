@@ -75,6 +75,8 @@ def test_stimulus_errors(tmp_path):
         ("a,c\n1,2\n", "names ports the module does not have: c"),
         ("a\nx\n", "column a: every value must be an integer"),
         ("a\n256\n", "column a: a value does not fit 8 bits"),
+        ("a\n-129\n", "column a: a value does not fit 8 bits"),
+        ("a\n1,2\n", "a row has more values than the header"),
         ("a\n", "has no rows"),
     ]:
         path = tmp_path / "s.csv"

@@ -33,6 +33,8 @@ PARAMS = [
     ArrayParams("int8", 3, 2, dataflow="stationary"),
     ArrayParams("fp16", 3, 2),
     ArrayParams(lanes=1, rows=1),
+    ArrayParams("ternary-lut", 7, 2, group=3),  # 5-bit group codes, a partial last group
+    ArrayParams("ternary-lut", 8, 3, group=2, dataflow="stationary"),  # 4-bit codes: whole bytes
 ]
 
 
@@ -43,7 +45,7 @@ def as_ints(words: np.ndarray) -> list[int]:
 def operands(params: ArrayParams, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     if params.is_float:
         return rng.integers(0, 1 << 16, shape)
-    if params.array == "ternary":
+    if params.is_ternary:
         return rng.integers(-1, 2, shape)
     return rng.integers(-128, 128, shape)
 

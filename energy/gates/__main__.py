@@ -90,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clock-ps", type=_float, default=DEFAULT_CLOCK_PS, help="clock period for leakage")
     parser.add_argument("--abc-clock-ps", type=_float, default=None, help="delay target for abc -D")
     parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="numpy",
+        help="gate-level simulator: NumPy (fast) or cocotb + Verilator on cell models (slow, same toggles)",
+    )
+    add_module_arguments(parser)
+    return parser
+
+
+def add_module_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``--verilog``: pricing a user's module instead of a generated array."""
+    parser.add_argument(
         "--verilog",
         type=Path,
         default=None,
@@ -106,13 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --verilog: a CSV of input values per cycle (a header of port names; other inputs random)",
     )
-    parser.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default="numpy",
-        help="gate-level simulator: NumPy (fast) or cocotb + Verilator on cell models (slow, same toggles)",
-    )
-    return parser
 
 
 def format_measurement(m: GateMeasurement) -> str:
@@ -164,8 +169,9 @@ def _main_module(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
         fail(parser.prog, "--top: the module to price is required with --verilog")
     try:
         verilog = args.verilog.read_text()
-    except OSError as error:
-        fail(parser.prog, f"--verilog: cannot read {args.verilog}: {error.strerror or error}")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        fail(parser.prog, f"--verilog: cannot read {args.verilog}: {reason}")
     try:
         measurement = measure_module(
             verilog,

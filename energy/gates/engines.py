@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         frame = engine_study(FULL if args.full else SMALL, pdk=args.pdk)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RuntimeError, AssertionError) as error:
         fail(parser.prog, str(error))
     print(markdown(frame[list(SUMMARY_COLUMNS)]))
     best = best_ternary(frame)
@@ -225,8 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{best['flow_int8_adds']:.2f} of the flow's INT8 add logic"
     )
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_table(args.out, frame)
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            write_table(args.out, frame)
+        except OSError as error:
+            fail(parser.prog, f"--out: cannot write {args.out}: {error.strerror or error}")
     return 0
 
 

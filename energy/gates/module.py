@@ -6,15 +6,16 @@ synthesis (:mod:`energy.gates.synth`, cached), the same zero-delay NumPy gate si
 (:mod:`energy.gates.gatesim`), the same liberty pricing (:mod:`energy.gates.power`), which reports the
 registers (flip-flops, the clock net and the nets the flip-flops drive) apart from the logic.
 
-Stimulus. Every input port except the clock (``clk``) takes a new value every cycle: uniform random bits
-by default, or the values of a CSV file (:func:`read_stimulus`: a header of port names, one row per cycle,
-integers in decimal or ``0x`` hex, negative ones in two's complement of the port width; ports the file does
-not name get random bits). A port named ``rst`` is held low unless the file drives it: random resets would
-measure the reset, not the operation. The first :data:`WARMUP_CYCLES` cycles fill the registers and are not
-priced; the energy per cycle of the priced window is the energy per operation of a unit that takes one
-operation per cycle. Outputs are recorded every cycle (:attr:`ModuleMeasurement.outputs`), so a caller
-with a reference can check them (:mod:`energy.gates.primitives` does).
-"""
+Stimulus. Every input port except the clock (``clk``) takes a new value every cycle: uniform random bits by
+default, or the values of a CSV file (:func:`read_stimulus`: a header of port names, one row per cycle,
+integers in decimal or ``0x`` hex, ``-2**(w-1)`` to ``2**w - 1`` for a ``w``-bit port, negative ones in two's
+complement; ports the file does not name get random bits). The warm-up cycles take the file's first row; the
+priced window takes its rows in order, from the first, repeated when the window is longer. A port named
+``rst`` is held low unless the file drives it: random resets would measure the reset, not the operation. The
+first :data:`WARMUP_CYCLES` cycles fill the registers and are not priced; the energy per cycle of the priced
+window is the energy per operation of a unit that takes one operation per cycle. Outputs are recorded every
+cycle (:attr:`ModuleMeasurement.values`), so a caller with a reference can check them
+(:mod:`energy.gates.primitives` does)."""
 
 from __future__ import annotations
 
@@ -87,10 +88,13 @@ def read_stimulus(path: str | Path, widths: dict[str, int]) -> dict[str, np.ndar
     try:
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
-    except OSError as error:
-        raise ValueError(f"stimulus: cannot read {path}: {error.strerror or error}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise ValueError(f"stimulus: cannot read {path}: {reason}") from None
     if not rows:
         raise ValueError(f"stimulus: {path} has no rows")
+    if any(None in row for row in rows):
+        raise ValueError(f"stimulus: {path}: a row has more values than the header names ports")
     unknown = sorted(set(rows[0]) - set(widths))
     if unknown:
         raise ValueError(f"stimulus: {path} names ports the module does not have: {', '.join(unknown)}")
@@ -101,7 +105,7 @@ def read_stimulus(path: str | Path, widths: dict[str, int]) -> dict[str, np.ndar
         except (TypeError, ValueError):
             raise ValueError(f"stimulus: {path}, column {port}: every value must be an integer") from None
         width = widths[port]
-        if any(not -(1 << width) <= v < (1 << width) for v in values):
+        if any(not -(1 << (width - 1)) <= v < (1 << width) for v in values):
             raise ValueError(f"stimulus: {path}, column {port}: a value does not fit {width} bits")
         bits[port] = np.array([[(v >> i) & 1 for i in range(width)] for v in values], bool)
     return bits
@@ -114,8 +118,9 @@ def _stimulus(
     total = WARMUP_CYCLES + cycles
     stimulus = {}
     for port, width in widths.items():
-        if port in given:
-            stimulus[port] = np.resize(given[port], (total, width))
+        if port in given:  # the first row through the warm-up, then the rows in order, repeated
+            rows = np.resize(given[port], (cycles, width))
+            stimulus[port] = np.concatenate([np.repeat(rows[:1], WARMUP_CYCLES, axis=0), rows])
         elif port == RESET_PORT:
             stimulus[port] = np.zeros((total, width), bool)
         else:

@@ -89,7 +89,7 @@ def engines_figure(frame: pd.DataFrame, units: dict[str, float]) -> Figure:
         part = frame[frame["dataflow"] == dataflow]
         for family, group in part.groupby("family", sort=False):
             array = group["array"].iloc[0]
-            style = "-" if array != "ternary-lut" else "--"
+            style = {"ternary": "-", "ternary-lut": "--"}.get(array, "-" if "csa" not in family else ":")
             ax.plot(
                 group["rows"],
                 group["energy_per_mac_pJ"],

@@ -174,10 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         table = primitive_table(cycles=args.cycles, seed=args.seed, pdk=args.pdk)
-    except (TypeError, ValueError) as error:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_table(args.out, table)
+    except (TypeError, ValueError, RuntimeError, AssertionError, OSError) as error:
         fail(parser.prog, str(error))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_table(args.out, table)
     print(format_table(table))
     print(f"wrote {args.out}")
     return 0
