@@ -11,10 +11,15 @@ from energy.gates.engines import (
     EngineStudyConfig,
     Family,
     best_ternary,
+    energy_breakdown,
     engine_study,
+    flip_flop_roles,
 )
+from energy.gates.liberty import read_library
+from energy.gates.measure import measure_array
 from energy.gates.plots import engines_figure
-from hw.params import DEFAULT_MAX_K
+from energy.gates.synth import MAPPING_CELLS
+from hw.params import DEFAULT_MAX_K, ArrayParams
 
 UNITS = {"table_int8_adds": 7 / 1000, "flow_int8_adds": 12 / 1000, "flow_registered_int8_adds": 65 / 1000}
 TINY = EngineStudyConfig(
@@ -76,3 +81,20 @@ def test_figure_has_a_panel_per_dataflow(study):
     figure = engines_figure(study, UNITS)
     assert len(figure.axes) == 2
     assert all(len(ax.get_lines()) == 3 + 2 for ax in figure.axes)  # families + the two INT8 adds
+
+
+def test_the_breakdown_adds_up_to_the_measured_energy():
+    params = ArrayParams("ternary-lut", 6, 2, group=3, dataflow="stationary", max_k=64)
+    measurement = measure_array(params, beats=24)
+    library = read_library(MAPPING_CELLS)
+    parts = energy_breakdown(measurement, library)
+    summed = sum(value for name, value in parts.items() if name != "total" and not name.startswith("cell "))
+    assert summed == pytest.approx(parts["total"], rel=1e-9)
+    flops = sum(count for cell, count in measurement.synth.cells.items() if cell.startswith("DFF"))
+    roles = flip_flop_roles(params, flops)
+    assert (
+        roles["tile"] == 2 * 2 * 5
+        and roles["accumulators"] == roles["output register"] == 2 * params.acc_width
+    )
+    assert sum(roles.values()) == flops and roles["pipeline and control"] >= 1
+    assert 0 < parts["clock: tile"] < parts["total"]

@@ -28,8 +28,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from energy.gates.measure import measure_array
+from energy.gates.liberty import Library
+from energy.gates.measure import GateMeasurement, measure_array
 from energy.gates.model_operands import ModelSource
+from energy.gates.module import FLIP_FLOP_PREFIX
+from energy.gates.power import DEFAULT_SLEW_PS, input_internal_fj, nominal_voltage
 from energy.gates.primitives import measure_primitive, primitive_row
 from energy.gates.study import activity_columns, markdown, measurement_row
 from energy.tables import default_tables
@@ -235,3 +238,53 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- where the energy of a ternary MAC goes ------------------------------------------------------------
+
+
+def clock_fj_per_flop_cycle(library: Library, slew_ps: float) -> float:
+    """The clock's share of one flip-flop per cycle (fJ), data or not: the internal energy of its clock
+    pin and the switching of the pin's capacitance, two clock toggles per cycle, as :mod:`energy.gates.power`
+    prices them; for the library's one flip-flop (the flow maps every register to it)."""
+    (cell,) = (cell for cell in library.cells.values() if cell.sequential)
+    pin = next(name for name, info in cell.pins.items() if info.clock)
+    switching = 0.5 * cell.pins[pin].capacitance * nominal_voltage(library) ** 2
+    return 2 * (input_internal_fj(cell, pin, slew_ps) + switching)
+
+
+def flip_flop_roles(params: ArrayParams, flip_flops: int) -> dict[str, int]:
+    """The flip-flops of an array by role: the stationary weight tile, the accumulators, the output
+    register, and the rest (pipeline registers and the handshake control)."""
+    roles = {
+        "tile": params.tile_bits if params.dataflow == "stationary" else 0,
+        "accumulators": params.rows * params.acc_width,
+        "output register": params.rows * params.acc_width,
+    }
+    roles["pipeline and control"] = flip_flops - sum(roles.values())
+    return roles
+
+
+def energy_breakdown(
+    measurement: GateMeasurement, library: Library, slew_ps: float = DEFAULT_SLEW_PS
+) -> dict:
+    """Where one measured array's energy per MAC goes (pJ): the clock of each flip-flop role (paid every
+    cycle whatever the data), the registers' data-dependent rest, the logic (cells and the nets they drive),
+    the switching of the input ports, leakage; and the five cell types with the most internal energy."""
+    params = ArrayParams(**measurement.params)
+    per_mac = measurement.energy.per_mac_pj()
+    cycles, macs = measurement.activity["cycles"], measurement.activity["macs"]
+    flops = sum(count for cell, count in measurement.synth.cells.items() if cell.startswith(FLIP_FLOP_PREFIX))
+    clock = clock_fj_per_flop_cycle(library, slew_ps) * cycles / macs * 1e-3  # pJ per MAC per flip-flop
+    roles = {f"clock: {role}": count * clock for role, count in flip_flop_roles(params, flops).items()}
+    ports = measurement.energy.details.get("input_ports", 0.0) * 1e-3 / macs
+    breakdown = {
+        **roles,
+        "registers, data": per_mac["sequential"] - sum(roles.values()),
+        "logic": per_mac["combinational"] - ports,
+        "input ports": ports,
+        "leakage": per_mac["leakage"],
+    }
+    top = sorted(measurement.energy.by_cell.items(), key=lambda item: -item[1])[:5]
+    cells = {f"cell {name.removesuffix('_ASAP7_75t_R')}": fj * 1e-3 / macs for name, fj in top}
+    return {"total": per_mac["total"], **breakdown, **cells}
