@@ -60,7 +60,6 @@ FAMILIES = (
     Family("LUT G=2", "ternary-lut", {"group": 2}),
     Family("LUT G=3", "ternary-lut", {"group": 3}),
     Family("LUT G=4", "ternary-lut", {"group": 4}),
-    Family("LUT G=3 csa", "ternary-lut", {"group": 3, "tree": "csa"}),
     Family("int8", "int8"),
     Family("int8 csa", "int8", {"tree": "csa"}),
     Family("fp16", "fp16"),
