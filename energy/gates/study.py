@@ -40,6 +40,7 @@ import pandas as pd
 from energy.arithmetic import matmul_saving
 from energy.gates.measure import DEFAULT_BEATS, GateMeasurement, measure_array
 from energy.gates.model_operands import ModelSource
+from energy.gates.module import FLIP_FLOP_PREFIX
 from energy.tables import EnergyTables, resolve_tables
 from hw.params import DATAFLOWS, DEFAULT_MAX_K, ArrayParams
 from model.cli import OneLineErrorParser, fail
@@ -117,7 +118,7 @@ def measurement_row(measurement: GateMeasurement, rows: int) -> dict:
     scale = rows / p["rows"]
     per_mac = measurement.energy.per_mac_pj()
     synth = measurement.synth
-    flops = sum(count for cell, count in synth.cells.items() if cell.startswith("DFF"))
+    flops = sum(count for cell, count in synth.cells.items() if cell.startswith(FLIP_FLOP_PREFIX))
     return {
         "array": p["array"],
         "lanes": p["lanes"],
