@@ -49,7 +49,9 @@ DEFAULT_BEATS = ActivitySettings().beats
 
 @dataclass
 class GateMeasurement:
-    """Everything one measurement produced; ``seconds`` times each step (synthesis as first run)."""
+    """Everything one measurement produced; ``seconds`` times each step: ``generation`` (the Verilog),
+    ``synthesis`` (as first run: the cache keeps it), ``synthesis_call`` (this call's, with the netlist read),
+    ``simulation``, ``pricing``."""
 
     params: dict
     synth: SynthResult
@@ -100,9 +102,12 @@ def measure_array(
     top = params.default_name()
     started = time.perf_counter()
     # the FP16 array's units as submodules: ABC maps them one by one (see energy.gates.synth)
-    result = synthesize(verilog_for(params, name=top, unit_modules=True), top, pdk=pdk, settings=flow)
+    verilog = verilog_for(params, name=top, unit_modules=True)
+    seconds = {"generation": time.perf_counter() - started}
+    started = time.perf_counter()
+    result = synthesize(verilog, top, pdk=pdk, settings=flow)
     circuit = Circuit(read_netlist(result.netlist, top), read_library(flow.cells, pdk))
-    seconds = {"synthesis": result.seconds, "synthesis_call": time.perf_counter() - started}
+    seconds |= {"synthesis": result.seconds, "synthesis_call": time.perf_counter() - started}
     started = time.perf_counter()
     if engine == "numpy":
         data = _operands(params, beats, zero, seed, operands)
