@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from energy.explore.__main__ import SPECS
 from energy.explore.pareto import OBJECTIVES, front, pareto_mask, with_energy_per_token
 from energy.explore.point import COLUMNS, METRIC_COLUMNS, failed_row, payload, point_key
 from energy.explore.spec import SweepSettings, expand, load_spec
@@ -111,11 +112,7 @@ def test_the_measured_rows_follow_the_policy():
 
 
 def test_the_shipped_small_spec_parses():
-    from energy.explore.__main__ import DEFAULT_OUT
-
-    points, invalid = load_spec(
-        DEFAULT_OUT.parents[1] / "energy" / "explore" / "specs" / "small.toml"
-    ).expand()
+    points, invalid = load_spec(SPECS / "small.toml").expand()
     assert len(points) == 20 and not invalid
 
 

@@ -27,6 +27,8 @@ from model.cli import OneLineErrorParser, fail, positive_int
 
 PROG = "python -m energy.explore"
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "build" / "explore"
+#: The specifications shipped with the package.
+SPECS = Path(__file__).resolve().parent / "specs"
 #: Exit status of a sweep stopped by Ctrl-C (the table keeps every completed point).
 INTERRUPTED = 130
 
