@@ -252,7 +252,7 @@ generate_verilog.__signature__ = _parameters_signature()  # type: ignore[attr-de
 # --- command line ----------------------------------------------------------------------------------------
 
 
-def _option_type(parse: Callable[[str], object]) -> Callable[[str], object]:
+def option_type(parse: Callable[[str], object]) -> Callable[[str], object]:
     """The argparse ``type`` of a field's ``parse``: ``int`` and ``str`` as they are (argparse's own
     messages), any other function with its ``ValueError`` message as the option's error."""
     if parse in (int, str):
@@ -280,7 +280,7 @@ def add_array_arguments(parser: argparse.ArgumentParser) -> None:
         meta = field.metadata
         parser.add_argument(
             option_name(field),
-            type=_option_type(meta["parse"]),
+            type=option_type(meta["parse"]),
             choices=meta["choices"],
             default=argparse.SUPPRESS if field.default is None else field.default,
             help=meta["help"],

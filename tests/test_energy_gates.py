@@ -18,7 +18,7 @@ from energy.gates.netlist import read_netlist
 from energy.gates.power import EnergySettings, gate_energy, input_internal_fj, output_internal_fj
 from energy.gates.realistic import activity_stimulus
 from energy.gates.synth import MAPPING_CELLS, synthesize
-from energy.gates.timing import critical_path_ps
+from energy.gates.timing import BUFFER, critical_path_ps
 from hw.generate import verilog_for
 from hw.params import ArrayParams
 
@@ -149,6 +149,37 @@ endmodule
     assert report.per_mac_pj()["total"] == pytest.approx((combinational + sequential + leakage) / 10 / 1000)
     # a -> inverter -> flip-flop: the register's D path; q -> nand -> y: the output path
     assert critical_path_ps(Circuit(netlist, library)) > 0
+
+
+def test_a_high_fanout_net_is_timed_through_a_modelled_buffer_tree(library, tmp_path):
+    # a -> one inverter -> the D pins of 40 flip-flops (their outputs unused)
+    flops = "\n".join(f"  DFFHQNx1_ASAP7_75t_R f{i} (.CLK(clk), .D(n1), .QN(q{i}));" for i in range(40))
+    wires = " ".join(f"wire q{i};" for i in range(40))
+    path = tmp_path / "fanout.v"
+    path.write_text(
+        f"module t(a, clk);\n  input a; wire a; input clk; wire clk; wire n1; {wires}\n"
+        f"  INVx1_ASAP7_75t_R u1 (.A(a), .Y(n1));\n{flops}\nendmodule\n"
+    )
+    circuit = Circuit(read_netlist(path, "t"), library)
+    inverter = next(arc for arc in library.cell(INV).timing if arc.pin == "Y")
+    buffer = library.cell(BUFFER)
+    buffer_arc = next(arc for arc in buffer.timing if arc.pin == "Y")
+    c_d, c_buffer = library.cell(DFF).pins["D"].capacitance, buffer.pins["A"].capacitance
+
+    def delay(arc, load):
+        return max(arc.cell_rise.at(20, load), arc.cell_fall.at(20, load))
+
+    assert critical_path_ps(circuit, 20) == pytest.approx(delay(inverter, 40 * c_d))
+    assert critical_path_ps(circuit, 20, max_fanout=40) == critical_path_ps(circuit, 20)  # 40 pins: as mapped
+    # b = 4: ceil(log4 40) - 1 = 2 buffer levels; the inverter drives 4 buffers, the inner level 4 buffers,
+    # the last 4 flip-flops each
+    expected = delay(inverter, 4 * c_buffer) + delay(buffer_arc, 4 * c_buffer) + delay(buffer_arc, 4 * c_d)
+    assert critical_path_ps(circuit, 20, max_fanout=4) == pytest.approx(expected)
+    # b = 8: one level (40 <= 64)
+    expected = delay(inverter, 8 * c_buffer) + delay(buffer_arc, 8 * c_d)
+    assert critical_path_ps(circuit, 20, max_fanout=8) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="max_fanout must be an integer >= 2"):
+        critical_path_ps(circuit, 20, max_fanout=1)
 
 
 def test_toggles_are_counted_per_bit_inside_the_window(tmp_path):

@@ -78,18 +78,23 @@ def reference(tmp_path_factory):
     return summary, folder / "results.csv"
 
 
-def test_a_sweep_on_a_local_cluster_of_two_workers(reference, point_cache):
+def test_a_sweep_on_a_local_cluster_of_two_workers(reference, monkeypatch, tmp_path):
     summary, table = reference
     assert (summary.points, summary.computed, summary.failed, summary.resumed) == (POINTS, POINTS, 0, 0)
     rows = read_rows(table)
     assert len(rows) == POINTS and all(row["status"] == "ok" for row in rows)
     assert all(row["outputs_checked"] >= 1 and row["energy_per_mac_pJ"] > 0 for row in rows)
     assert len({row["worker"] for row in rows}) == 2  # both workers measured points
-    with connect(workers=2) as client:  # the same table again: every point resumed, none recomputed
-        again = run_sweep(load_spec(table.with_name("sweep.toml")), table, client)
+    spec = load_spec(table.with_name("sweep.toml"))
+    monkeypatch.setenv("BITNET_EXPLORE_CACHE", str(table.with_name("points")))  # the reference's point cache
+    with connect(workers=2) as client:
+        again = run_sweep(spec, table, client)  # the same table: every point resumed, none recomputed
+        other = run_sweep(spec, tmp_path / "other.csv", client)  # another sweep: every point from the cache
         client.cluster.close()
     assert (again.resumed, again.computed, again.cached) == (POINTS, 0, 0)
     assert len(read_rows(table)) == POINTS
+    assert (other.resumed, other.computed, other.cached) == (0, 0, POINTS)
+    assert measured(read_rows(tmp_path / "other.csv")) == measured(rows)
 
 
 def _free_port() -> int:

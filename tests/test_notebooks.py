@@ -14,6 +14,7 @@ NOTEBOOKS = [
     "gate_level_energy.ipynb",
     "bitnet_vs_fp.ipynb",
     "model_on_hardware.ipynb",
+    "design_space.ipynb",
 ]
 
 
@@ -47,5 +48,8 @@ def test_notebook_executes_and_shows_its_plots(name):
         assert "decode: per token b1.58 " in text and "prefill: per token b1.58 " in text
     elif name.startswith("gate_level"):  # the small study CI runs (BITNET_STUDY unset)
         assert "FP16/ternary = " in text and "(paper table: 71.4x)" in text and "ternary: " in text
+    elif name.startswith("design_space"):  # the CI sweep (BITNET_STUDY unset): 11 points, 2 workers
+        assert "11 points: " in text and "0 failed or timed out" in text and "front: " in text
+        assert "tree csa / signed: energy x" in text and "lowest energy per MAC: ternary" in text
     else:
         assert "7B decode: 71.4x ->" in text and "7B prefill: 71.4x ->" in text

@@ -21,7 +21,7 @@ from pathlib import Path
 from energy.explore.pareto import DEFAULT_TOKEN_MODEL, write_report
 from energy.explore.spec import ARRAY_FIELDS, SweepSettings, SweepSpec, load_spec
 from energy.explore.sweep import connect, dashboard, run_sweep
-from hw.generate import option_name
+from hw.generate import option_name, option_type
 from hw.params import ArrayParams
 from model.cli import OneLineErrorParser, fail, positive_int
 
@@ -31,17 +31,6 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "build" / "explore"
 SPECS = Path(__file__).resolve().parent / "specs"
 #: Exit status of a sweep stopped by Ctrl-C (the table keeps every completed point).
 INTERRUPTED = 130
-
-
-def _option_type(parse):
-    def convert(text: str):
-        try:
-            return parse(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    convert.__name__ = getattr(parse, "__name__", "value")
-    return convert
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,12 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     for field in dataclasses.fields(ArrayParams):
         meta = field.metadata
         grid.add_argument(
-            option_name(field), nargs="+", type=_option_type(meta["parse"]), choices=meta["choices"]
+            option_name(field), nargs="+", type=option_type(meta["parse"]), choices=meta["choices"]
         )
     settings = parser.add_argument_group("sweep settings (override SPEC's [sweep])")
     for field in dataclasses.fields(SweepSettings):
         settings.add_argument(
-            option_name(field), type=_option_type(field.metadata["parse"]), help=field.metadata["help"]
+            option_name(field), type=option_type(field.metadata["parse"]), help=field.metadata["help"]
         )
     return parser
 

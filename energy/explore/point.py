@@ -12,10 +12,14 @@ the row. ``python -m energy.explore.point`` runs it in a child process (a JSON p
 as JSON on stdout), which is how :mod:`energy.explore.task` gives every point a time-out.
 
 Row columns beyond the parameters and settings: area (scaled to the point's rows) and area per MAC lane,
-cells and flip-flops, energy per MAC and its combinational / sequential / leakage split,
-the critical path, ``macs_per_cycle`` (MACs over the measured window's cycles: stationary tile loads and
-pipeline drain included), ``clock_ghz`` (``1000 / critical_path_ps``) and their product
-``throughput_gmac_s``; the wall time of each stage; the tool versions.
+cells and flip-flops, energy per MAC and its combinational / sequential / leakage split; the critical-path
+estimate as mapped (``critical_path_ps``, the studies' figure) and with the nets of more than
+:data:`energy.gates.timing.DEFAULT_MAX_FANOUT` pins buffered (``buffered_path_ps``: the flow inserts no
+buffers, so a pipeline's enable net, fanning out to every register, would otherwise set the clock of every
+pipelined array); ``clock_ghz = 1000 / buffered_path_ps``; ``throughput_gmac_s``, the peak ``N * M`` MACs
+per cycle (an array takes one beat per cycle) at that clock, and ``macs_per_cycle``, what the measured
+window achieved (stationary tile loads and the pipeline's drain included); the wall time of each stage;
+the tool versions.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ METRIC_COLUMNS = (
     "leakage_pJ",
     "energy_per_mac_pJ",
     "critical_path_ps",
+    "buffered_path_ps",
     "macs_per_cycle",
     "clock_ghz",
     "throughput_gmac_s",
@@ -171,14 +176,14 @@ def measure_point(point: dict) -> dict:
     )
     study = measurement_row(measurement, params.rows)
     window, seconds = measurement.activity, measurement.seconds
-    macs_per_cycle = window["macs"] / window["cycles"]
-    clock_ghz = 1000 / measurement.critical_path_ps
+    clock_ghz = 1000 / measurement.buffered_path_ps
     metrics = {name: study[name] for name in METRIC_COLUMNS if name in study}
     metrics |= {
         "measured": rows,
-        "macs_per_cycle": macs_per_cycle,
+        "buffered_path_ps": measurement.buffered_path_ps,
+        "macs_per_cycle": window["macs"] / window["cycles"],
         "clock_ghz": clock_ghz,
-        "throughput_gmac_s": macs_per_cycle * clock_ghz,
+        "throughput_gmac_s": params.macs_per_beat * clock_ghz,
         "generation_s": seconds["generation"],
         "synthesis_s": seconds["synthesis_call"],
         "synthesis_cached": measurement.synth.cached,

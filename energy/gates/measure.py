@@ -31,7 +31,7 @@ from energy.gates.netlist import read_netlist
 from energy.gates.power import EnergyReport, EnergySettings, gate_energy, toggle_rate
 from energy.gates.realistic import check_zero, realistic_operands, weight_zero_fraction
 from energy.gates.synth import FlowSettings, SynthResult, synthesize
-from energy.gates.timing import critical_path_ps
+from energy.gates.timing import DEFAULT_MAX_FANOUT, critical_path_ps
 from hw.generate import verilog_for
 from hw.params import ArrayParams
 from sim.runner import run_array
@@ -59,6 +59,9 @@ class GateMeasurement:
     activity: dict
     critical_path_ps: float
     seconds: dict = field(default_factory=dict)
+    #: The critical path with the nets of more than :data:`energy.gates.timing.DEFAULT_MAX_FANOUT` pins
+    #: driven through modelled buffer trees (:func:`energy.gates.timing.critical_path_ps`).
+    buffered_path_ps: float | None = None
 
 
 def _check_request(engine: str, beats: int, zero: str, operands: str | ModelSource) -> None:
@@ -123,8 +126,9 @@ def measure_array(
     started = time.perf_counter()
     energy = gate_energy(circuit, activity, window["macs"], cycles, settings)
     critical = critical_path_ps(circuit, settings.slew_ps)
+    buffered = critical_path_ps(circuit, settings.slew_ps, DEFAULT_MAX_FANOUT)
     seconds["pricing"] = time.perf_counter() - started
-    return GateMeasurement(params.as_dict(), result, energy, window, critical, seconds)
+    return GateMeasurement(params.as_dict(), result, energy, window, critical, seconds, buffered)
 
 
 def _operands(
