@@ -180,6 +180,14 @@ def test_a_high_fanout_net_is_timed_through_a_modelled_buffer_tree(library, tmp_
     assert critical_path_ps(circuit, 20, max_fanout=8) == pytest.approx(expected)
     with pytest.raises(ValueError, match="max_fanout must be an integer >= 2"):
         critical_path_ps(circuit, 20, max_fanout=1)
+    # an input port driving the 40 D pins itself: an ideal driver, so only its buffers' delay
+    path.write_text(
+        path.read_text().replace(".D(n1)", ".D(a)").replace("INVx1_ASAP7_75t_R u1 (.A(a), .Y(n1));", "")
+    )
+    ported = Circuit(read_netlist(path, "t"), library)
+    assert critical_path_ps(ported, 20) == 0
+    expected = delay(buffer_arc, 4 * c_buffer) + delay(buffer_arc, 4 * c_d)
+    assert critical_path_ps(ported, 20, max_fanout=4) == pytest.approx(expected)
 
 
 def test_toggles_are_counted_per_bit_inside_the_window(tmp_path):

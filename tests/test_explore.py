@@ -210,9 +210,10 @@ def test_a_failing_point_is_recorded_with_its_reason(point_cache):
     point["params"]["lanes"] = 0  # the child refuses it
     row = run_child(point)
     assert row["status"] == "failed" and "lanes must be >= 1" in row["reason"]
-    stranger = payload(ArrayParams("ternary", 3, 1, max_k=16), SweepSettings(beats=8)) | {"code": "0" * 16}
+    # a client whose code, tools or PDK differ made another key: this worker refuses to measure under it
+    stranger = payload(ArrayParams("ternary", 3, 1, max_k=16), SweepSettings(beats=8)) | {"key": "0" * 20}
     row, _ = evaluate(stranger)
-    assert row["status"] == "failed" and "differs from the client's" in row["reason"]
+    assert row["status"] == "failed" and "differ from the client's" in row["reason"]
 
 
 def test_cached_rows_are_written_whole(point_cache):
@@ -220,7 +221,17 @@ def test_cached_rows_are_written_whole(point_cache):
     store_row(row)
     store_row(row)
     assert cached_row("k") == json.loads(json.dumps(row))
+    assert not list(point_cache.glob(".*"))  # no temporary file left
     assert sorted(p.name for p in point_cache.iterdir()) == ["k.json"]
+
+
+def test_hexadecimal_keys_are_read_back_as_text(tmp_path):
+    path = tmp_path / "results.csv"
+    with ResultTable(path) as table:
+        table.open()
+        table.append(_row("12345678901234567890"))
+        table.append(_row("1234567890123e456789"))
+    assert list(ResultTable(path).open()) == ["12345678901234567890", "1234567890123e456789"]
 
 
 # --- the front -----------------------------------------------------------------------------------------
@@ -235,15 +246,32 @@ def test_the_pareto_mask_keeps_exactly_the_undominated_points():
         pareto_mask(frame, {"e": "low"})
 
 
+def test_the_three_objective_front_by_hand():
+    # energy (min), area (min), throughput (max)
+    frame = pd.DataFrame(
+        {
+            "energy_per_mac_pJ": [1.0, 1.0, 2.0, 0.5, 3.0, 1.0],
+            "area_per_lane_um2": [5.0, 5.0, 1.0, 9.0, 9.0, 4.0],
+            "throughput_gmac_s": [10.0, 20.0, 10.0, 1.0, 50.0, 20.0],
+        }
+    )
+    # 0 is dominated by 1 (faster) and by 5; 1 is dominated by 5 (smaller); 2 (smallest), 3 (cheapest),
+    # 4 (fastest) and 5 are not dominated
+    assert list(pareto_mask(frame, OBJECTIVES)) == [False, False, True, True, True, True]
+
+
 def test_the_front_leaves_failed_points_out_and_prices_a_token():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({name: rng.uniform(1, 2, 6) for name in OBJECTIVES})
     frame["status"] = ["ok"] * 5 + ["failed"]
-    frame["array"] = "ternary"
-    marked = with_energy_per_token(front(frame))
-    assert len(marked) == 5 and marked["on_front"].any()
-    expected = pareto_mask(frame.iloc[:5], OBJECTIVES)
-    assert list(marked["on_front"]) == list(expected)
+    frame["array"], frame["key"], frame["code"] = "ternary", [f"k{i}" for i in range(6)], "c"
+    twice = pd.concat([frame.iloc[[2]].assign(energy_per_mac_pJ=9.0), frame])  # k2 retried: its last row
+    marked = with_energy_per_token(front(twice))
+    assert list(marked["key"]) == ["k0", "k1", "k2", "k3", "k4"] and marked["energy_per_mac_pJ"].iloc[2] < 9
+    expected = pareto_mask(marked[list(OBJECTIVES)], OBJECTIVES)
+    assert list(marked["on_front"]) == list(expected) and marked["on_front"].any()
+    with pytest.raises(ValueError, match="2 versions of the code"):
+        front(frame.assign(code=["a", "b", "a", "a", "a", "a"]))
     ratio = marked["energy_per_token_uJ"] / marked["energy_per_mac_pJ"]
     assert np.allclose(ratio, ratio.iloc[0]) and ratio.iloc[0] > 1000  # billions of MACs per token
 

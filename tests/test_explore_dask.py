@@ -195,11 +195,20 @@ def test_a_worker_killed_mid_sweep_loses_no_point(reference, cluster, spec, tmp_
         killed.append(w0)
         os.killpg(workers[0].pid, signal.SIGKILL)
 
+    errors: list[BaseException] = []
+
+    def killer_body(client: Client) -> None:
+        try:
+            kill_w0_in_the_middle_of_a_point(client)
+        except BaseException as error:  # shown by the test, not lost in the thread
+            errors.append(error)
+
     with Client(address, timeout=30) as client:
-        killer = threading.Thread(target=kill_w0_in_the_middle_of_a_point, args=(client,))
+        killer = threading.Thread(target=killer_body, args=(client,))
         killer.start()
         summary = run_sweep(load_spec(spec), table, client)
         killer.join()
+    assert not errors, errors
     assert lost and workers[0].wait(10) is not None
     rows = read_rows(table)
     by_key = {f"point-{row['key']}": row for row in rows}

@@ -18,6 +18,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from energy.architecture import resolve_model
 from energy.explore.pareto import DEFAULT_TOKEN_MODEL, write_report
 from energy.explore.spec import ARRAY_FIELDS, SweepSettings, SweepSpec, load_spec
 from energy.explore.sweep import connect, dashboard, run_sweep
@@ -115,12 +116,13 @@ def _report(table: Path, out: Path | None, model: str, quiet_if_empty: bool = Fa
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        resolve_model(args.token_model)  # an unknown model fails now, not after the sweep
         if args.report is not None:
             if args.spec is not None:
                 raise ValueError("--report redraws a finished table: give no SPEC with it")
             return _report(args.report, args.out, args.token_model)
         return _sweep(args)
-    except ValueError as error:
+    except (ValueError, OSError) as error:  # bad input, or a table or folder that cannot be written
         fail(PROG, str(error))
     except KeyboardInterrupt:
         print(

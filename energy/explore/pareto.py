@@ -55,10 +55,24 @@ def pareto_mask(frame: pd.DataFrame, objectives: dict[str, str]) -> np.ndarray:
     return ~(at_least_as_good & better).any(axis=1)
 
 
+def measured_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """The measured points of a results table, each point once (its last row: a table resumed with
+    ``--retry-failed`` can hold a point twice); ``ValueError`` when the rows come from more than one
+    version of the code (a table resumed after a change), which no front should mix."""
+    ok = frame[frame["status"] == "ok"].drop_duplicates("key", keep="last").reset_index(drop=True)
+    versions = sorted(set(ok["code"]))
+    if len(versions) > 1:
+        raise ValueError(
+            f"the table's points come from {len(versions)} versions of the code ({', '.join(versions)}): "
+            "sweep into a new table"
+        )
+    return ok
+
+
 def front(frame: pd.DataFrame) -> pd.DataFrame:
-    """The measured points of a results table with ``on_front`` (the three objectives) and one
-    ``front:X/Y`` column per panel of :data:`PANELS`; failed points are left out."""
-    ok = frame[frame["status"] == "ok"].reset_index(drop=True)
+    """The measured points of a results table (:func:`measured_points`) with ``on_front`` (the three
+    objectives) and one ``front:X/Y`` column per panel of :data:`PANELS`."""
+    ok = measured_points(frame)
     marked = ok.assign(on_front=pareto_mask(ok, OBJECTIVES))
     for x, y in PANELS:
         marked[f"front:{x}/{y}"] = pareto_mask(ok, {x: OBJECTIVES[x], y: OBJECTIVES[y]})

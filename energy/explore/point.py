@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import platform
 import signal
@@ -48,6 +49,14 @@ from hw.params import GENERATOR_VERSION, ArrayParams
 
 #: The packages whose files make up :func:`code_fingerprint`.
 CODE_PACKAGES = ("model", "hw", "sim", "energy")
+#: The files of those packages that decide results: code, tables, the bundled liberty and checkpoints.
+CODE_SUFFIXES = (".py", ".csv", ".gz", ".json", ".safetensors")
+#: The shipped sweep specifications (they name points; they do not decide a point's result).
+SPEC_FOLDER = Path(__file__).resolve().parent / "specs"
+#: The environment variable that gives a point's child process its worker's process id.
+PARENT_VARIABLE = "BITNET_EXPLORE_PARENT"
+#: Seconds a child outlives its time-out before it ends itself (its worker normally kills it first).
+CHILD_GRACE_S = 30
 #: The settings columns of a row (every :class:`SweepSettings` field but the time-out).
 SETTING_COLUMNS = ("seed", "beats", "operands", "projection", "zero", "measured_rows")
 #: The measured columns of a row, in order.
@@ -85,12 +94,13 @@ STATUSES = ("ok", "failed", "timeout")
 
 @cache
 def code_fingerprint() -> str:
-    """A hash of every file (names and bytes) of the :data:`CODE_PACKAGES`, caches excluded."""
+    """A hash of the code and data files (names and bytes, :data:`CODE_SUFFIXES`) of the
+    :data:`CODE_PACKAGES`; the sweep specifications (:data:`SPEC_FOLDER`) are not part of it."""
     root = Path(__file__).resolve().parents[2]
     digest = hashlib.sha256()
     for package in CODE_PACKAGES:
         for path in sorted((root / package).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            if path.is_file() and path.suffix in CODE_SUFFIXES and SPEC_FOLDER not in path.parents:
                 digest.update(path.relative_to(root).as_posix().encode() + b"\0")
                 digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
@@ -113,6 +123,8 @@ def point_key(params: ArrayParams, settings: SweepSettings) -> str:
         "flow": dataclasses.asdict(FlowSettings()),
         "code": code_fingerprint(),
         "yosys": yosys_version(),
+        "amaranth": version("amaranth"),
+        "numpy": version("numpy"),
         "pdk": _pdk_label(),
     }
     text = json.dumps(identity, sort_keys=True, default=str)
@@ -193,15 +205,20 @@ def measure_point(point: dict) -> dict:
     return {name: row[name] for name in COLUMNS}
 
 
+def _end_group(*_: object) -> None:
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
 def watch_parent(interval_s: float = 1.0) -> threading.Thread:
     """In a point's child process: kill the process group (this process and its Yosys) once the parent
-    (the worker) is gone, checked every ``interval_s``."""
-    parent = os.getppid()
+    (the worker whose process id is in ``$BITNET_EXPLORE_PARENT``, else the parent at this call) is gone,
+    checked every ``interval_s``; a parent that died before this call is noticed at once."""
+    parent = int(os.environ.get(PARENT_VARIABLE, os.getppid()))
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(interval_s)
-        os.killpg(os.getpgrp(), signal.SIGKILL)
+        _end_group()
 
     thread = threading.Thread(target=watch, name="watch-parent", daemon=True)
     thread.start()
@@ -212,6 +229,9 @@ def main() -> int:
     """``python -m energy.explore.point``: a :func:`payload` on stdin, its row as one JSON line on stdout."""
     watch_parent()
     point = json.loads(sys.stdin.read())
+    # the worker enforces the time-out; should it be gone, the child ends itself a little later
+    signal.signal(signal.SIGALRM, _end_group)
+    signal.alarm(math.ceil(point["settings"]["timeout_s"]) + CHILD_GRACE_S)
     row = measure_point(point)
     print(json.dumps(row))
     return 0

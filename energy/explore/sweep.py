@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, KilledWorker, LocalCluster, as_completed
 
 from energy.explore.point import failed_row, payload
 from energy.explore.spec import InvalidPoint, SweepSpec
@@ -57,7 +57,12 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Client:
 
 def dashboard(client: Client) -> str | None:
     """The address of the cluster's dashboard, or None when it has none (``bokeh`` not installed)."""
-    return client.dashboard_link if importlib.util.find_spec("bokeh") is not None else None
+    if importlib.util.find_spec("bokeh") is None:
+        return None
+    try:
+        return client.dashboard_link
+    except KeyError:  # a scheduler started with --no-dashboard
+        return None
 
 
 @dataclass
@@ -155,10 +160,14 @@ def _run(
     try:
         for future in as_completed(futures):
             point = futures[future]
+            if future.status == "cancelled":  # not an outcome of the point: the client lost its scheduler
+                raise ValueError(
+                    "lost the Dask scheduler (the sweep's tasks were cancelled); run again to resume"
+                )
             try:
                 row, source = future.result()
-            except Exception as error:  # e.g. KilledWorker: the point's workers died too often
-                row, source = failed_row(point, "failed", f"{type(error).__name__}: {error}"), "computed"
+            except KilledWorker as error:  # the point's workers died more often than allowed-failures
+                row, source = failed_row(point, "failed", f"KilledWorker: {error}"), "computed"
             table.append(row)
             summary.rows.append(row)
             summary.cached += source == "cache"

@@ -20,7 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from energy.explore.point import COLUMNS
-from model.atomic import write_text
+
+#: Columns read as text whatever they hold (a hexadecimal key must not become a number).
+TEXT_COLUMNS = dict.fromkeys(("key", "status", "reason", "zero", "measured_rows", "worker", "code"), str)
 
 
 def _line(values: list) -> str:
@@ -56,15 +58,16 @@ class ResultTable:
     def open(self) -> dict[str, dict]:
         """Lock the table for appending and return its rows by point key (the last row of a key wins)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            write_text(self.path, _line(list(COLUMNS)))
-        handle = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        handle = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(handle)
             raise ValueError(f"table {self.path} is being written by another sweep") from None
         self._handle = handle
+        if os.fstat(handle).st_size == 0:  # a new table: its header, under the lock
+            os.write(handle, _line(list(COLUMNS)).encode())
+            os.fsync(handle)
         try:
             self._repair()
             return {row["key"]: row for row in read_rows(self.path)}
@@ -106,7 +109,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1] if not data.endswith(b"\n") else data
     try:
-        frame = pd.read_csv(io.BytesIO(complete), keep_default_na=True, na_values=[""], dtype={"reason": str})
+        frame = pd.read_csv(io.BytesIO(complete), na_values=[""], keep_default_na=False, dtype=TEXT_COLUMNS)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ValueError(f"table {path}: not a results table ({error})") from None
     if tuple(frame.columns) != COLUMNS:

@@ -16,7 +16,8 @@ The point cache is ``build/explore/points/`` (``$BITNET_EXPLORE_CACHE`` elsewher
 every worker sees), one JSON file per point key, each written to a private temporary file and renamed into
 place: two sweeps over the same points, or a point that Dask ran twice, never leave a partial file, and
 the last writer's identical row wins. A worker whose code differs from the client's (another checkout
-on a cluster node) refuses the point rather than measure something else under its key.
+on a cluster node, another Yosys or PDK) recomputes the key, finds it different and refuses the point
+rather than measure something else under the client's key.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from distributed import get_worker
 
-from energy.explore.point import code_fingerprint, failed_row
+from energy.explore.point import PARENT_VARIABLE, code_fingerprint, failed_row, from_payload, point_key
 
 DEFAULT_POINT_CACHE = Path(__file__).resolve().parents[2] / "build" / "explore" / "points"
 #: Where a row came from: the point cache, or a measurement by this task.
@@ -85,7 +86,7 @@ def run_child(point: dict) -> dict:
         stderr=subprocess.PIPE,
         text=True,
         process_group=0,
-        env=os.environ | CHILD_ENVIRONMENT,
+        env=os.environ | CHILD_ENVIRONMENT | {PARENT_VARIABLE: str(os.getpid())},
     )
     try:
         out, err = child.communicate(json.dumps(point), timeout=timeout)
@@ -98,9 +99,12 @@ def run_child(point: dict) -> dict:
         reason = _last_line(err, f"the point's process ended with status {child.returncode}")
         return failed_row(point, "failed", reason, seconds)
     try:
-        return json.loads(_last_line(out, "{}"))
+        row = json.loads(_last_line(out, ""))
     except json.JSONDecodeError:
+        row = None
+    if not isinstance(row, dict) or row.get("key") != point["key"]:
         return failed_row(point, "failed", "the point's process printed no result row", seconds)
+    return row
 
 
 def _worker() -> str:
@@ -116,8 +120,11 @@ def evaluate(point: dict) -> tuple[dict, str]:
     cached = cached_row(point["key"])
     if cached is not None:
         return cached, "cache"
-    if point["code"] != code_fingerprint():
-        reason = f"this worker's code ({code_fingerprint()}) differs from the client's ({point['code']})"
+    if point_key(*from_payload(point)) != point["key"]:
+        reason = (
+            "this worker's code, tools or PDK differ from the client's (code "
+            f"{code_fingerprint()} here, {point['code']} there): it would measure another point"
+        )
         return failed_row(point, "failed", reason), "computed"
     row = run_child(point) | {"worker": _worker()}
     if row["status"] == "ok":

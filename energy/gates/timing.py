@@ -13,7 +13,8 @@ With ``max_fanout = b`` the estimate assumes each net of ``F > b`` sink pins is 
 tree of :data:`BUFFER` cells, each driving at most ``b`` pins: ``s = ceil(log_b F) - 1`` buffer levels.
 The driver then sees ``b`` buffer inputs, each inner level ``b`` buffer inputs, and the last level ``b``
 sinks of the net's mean pin capacitance; the net's delay is the driver's at that load plus the ``s``
-buffers'. The buffers' area and energy are not added (this is a timing estimate only, and a model).
+buffers' (an input port is an ideal driver: its net's delay is the buffers'). The buffers' area and
+energy are not added (this is a timing estimate only, and a model).
 """
 
 from __future__ import annotations
@@ -52,15 +53,28 @@ class _NetDelays:
             (self.buffer_arc,) = [arc for arc in buffer.timing if arc.pin == BUFFER_OUTPUT]
             self.buffer_input = buffer.pins[BUFFER_INPUT].capacitance
 
-    def delay(self, arc, net: str) -> float:
+    def _tree(self, net: str) -> tuple[float | None, float]:
+        """``(load the net's driver sees, delay of its buffer tree)``: ``(None, 0)`` when not buffered."""
         load, fanout = self.circuit.load.get(net, 0.0), self.fanout[net]
         if self.max_fanout is None or fanout <= self.max_fanout:
-            return _arc_delay(arc, self.slew_ps, load)
+            return None, 0.0
         b = self.max_fanout
         levels = math.ceil(math.log(fanout) / math.log(b) - 1e-9) - 1
         inner = _arc_delay(self.buffer_arc, self.slew_ps, b * self.buffer_input)
         last = _arc_delay(self.buffer_arc, self.slew_ps, b * load / fanout)
-        return _arc_delay(arc, self.slew_ps, b * self.buffer_input) + (levels - 1) * inner + last
+        return b * self.buffer_input, (levels - 1) * inner + last
+
+    def delay(self, arc, net: str) -> float:
+        """The delay of driver ``arc`` into ``net``, its buffer tree included."""
+        driven, tree = self._tree(net)
+        return (
+            _arc_delay(arc, self.slew_ps, self.circuit.load.get(net, 0.0) if driven is None else driven)
+            + tree
+        )
+
+    def port(self, net: str) -> float:
+        """The arrival at the sinks of an input port's net (an ideal driver): its buffer tree's delay."""
+        return self._tree(net)[1]
 
 
 def _arc_delay(arc, slew_ps: float, load: float) -> float:
@@ -68,8 +82,9 @@ def _arc_delay(arc, slew_ps: float, load: float) -> float:
 
 
 def _launch_times(circuit: Circuit, delays: _NetDelays) -> dict[str, float]:
-    """Arrival at the input ports (0) and the flip-flop outputs (their slowest clock-to-output arc)."""
-    arrival = {net: 0.0 for net in circuit.netlist.inputs}
+    """Arrival at the input ports (0, or their buffer tree's delay) and the flip-flop outputs (their
+    slowest clock-to-output arc)."""
+    arrival = {net: delays.port(net) for net in circuit.netlist.inputs}
     for instance, cell in circuit.flops:
         for pin in cell.outputs:
             net = instance.pins.get(pin)
