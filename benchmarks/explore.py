@@ -31,6 +31,7 @@ from energy.explore.spec import load_spec
 from energy.explore.sweep import SweepSummary, connect, run_sweep
 from energy.explore.table import read_table
 from energy.gates.study import markdown
+from energy.gates.timing import DEFAULT_MAX_FANOUT
 from model.atomic import write_figure, write_table
 
 try:
@@ -117,8 +118,10 @@ def section(speed, summary, table, marked, effects) -> str:
             "model, and priced; area and cells are scaled to M = 4 where fewer rows were measured.",
             "Median seconds per stage and array kind:",
             markdown(stage_times(table), digits=3),
-            f"The three-objective Pareto front (energy per MAC, area per MAC lane: lower; throughput = MACs "
-            f"per cycle x 1 / critical path: higher): {len(front)} of {len(marked)} points. Energy per "
+            "The three-objective Pareto front (energy per MAC, area per MAC lane: lower; throughput: "
+            "higher, the peak N x M MACs per cycle at the clock of the critical-path estimate with the nets "
+            f"of more than {DEFAULT_MAX_FANOUT} pins buffered, `energy.gates.timing`): {len(front)} of "
+            f"{len(marked)} points. Energy per "
             f"token: the linear layers' MACs of one {DEFAULT_TOKEN_MODEL} decode token at the point's "
             "energy per MAC (`energy.explore.pareto`).",
             markdown(front),
