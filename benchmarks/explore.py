@@ -92,7 +92,7 @@ def main() -> int:
     effects = parameter_effects(table)
     write_table(RESULTS / "explore_speedup.csv", speed)
     write_table(RESULTS / "design_space.csv", table.drop(columns=["worker"]))
-    write_table(RESULTS / "design_space_front.csv", marked[marked["on_front"]])
+    write_table(RESULTS / "design_space_front.csv", marked[marked["on_front"]].drop(columns=["worker"]))
     shutil.copyfile(report["png"], RESULTS / "design_space_front.png")
     write_table(RESULTS / "design_space_effects.csv", effects)
     write_figure(RESULTS / "design_space_effects.png", effects_figure(effects))

@@ -88,8 +88,6 @@ METRIC_COLUMNS = (
 PROVENANCE_COLUMNS = ("worker", "code", "generator", "yosys", "amaranth", "numpy", "python")
 #: Every column of a result row, in order: identity, outcome, parameters, settings, metrics, provenance.
 COLUMNS = ("key", "status", "reason", *ARRAY_FIELDS, *SETTING_COLUMNS, *METRIC_COLUMNS, *PROVENANCE_COLUMNS)
-#: Outcomes of a point.
-STATUSES = ("ok", "failed", "timeout")
 
 
 @cache

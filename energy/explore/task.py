@@ -37,8 +37,6 @@ from distributed import get_worker
 from energy.explore.point import PARENT_VARIABLE, code_fingerprint, failed_row, from_payload, point_key
 
 DEFAULT_POINT_CACHE = Path(__file__).resolve().parents[2] / "build" / "explore" / "points"
-#: Where a row came from: the point cache, or a measurement by this task.
-SOURCES = ("cache", "computed")
 #: Environment of the child: one thread for the numerical libraries (the worker has one core).
 CHILD_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -116,7 +114,9 @@ def _worker() -> str:
 
 
 def evaluate(point: dict) -> tuple[dict, str]:
-    """The Dask task: ``(row, source)`` of one point (a :func:`energy.explore.point.payload`)."""
+    """The Dask task: ``(row, source)`` of one point (a :func:`energy.explore.point.payload`); ``source``
+    is ``"cache"`` (the point cache) or ``"computed"`` (this task ran it); a row's ``status`` is ``ok``,
+    ``failed`` or ``timeout``."""
     cached = cached_row(point["key"])
     if cached is not None:
         return cached, "cache"
