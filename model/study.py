@@ -127,6 +127,7 @@ TINY = StudyConfig(
     warmup_steps=5,
     eval_every=10,
     eval_batches=2,
+    threads=1,  # CI runs it beside another test worker: two torch threads on a shared core stall each other
     out=REPO_ROOT / "build" / "train" / "study-tiny",
 )
 

@@ -34,6 +34,12 @@ DEFAULT_MACS = 1_000_000
 THROUGHPUT_DIVISOR = 4
 #: ... and reports what it measured under this name (:func:`write_report`).
 THROUGHPUT_REPORT = "throughput"
+#: C++ optimization of the cocotb simulator builds (Verilator's ``-CFLAGS``, placed after its own ``-Os``, so
+#: it wins). A testbench build is compiled once and simulated for seconds, and its generated C++ (up to
+#: 35 MB for a 64 x 8 carry-save array) takes minutes at ``-Os``: on three of the suite's largest arrays,
+#: build plus run took 291 s at ``-Os`` and 98 s at ``-O0`` (``pytest -n 2``, empty build folders). The
+#: compiled model-on-RTL harness (:mod:`sim.fastsim`) keeps ``-O3``: it runs long.
+BUILD_CFLAGS = "-O0"
 #: Default beats in the measured window of the activity bench.
 DEFAULT_ACTIVITY_BEATS = 400
 #: Default weight data of the activity bench: Gaussian weights through the absmean quantizer.
