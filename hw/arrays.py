@@ -197,7 +197,8 @@ class MacArray(wiring.Component):
     def nodes(self) -> dict[str, Value]:
         """The named datapath signals of the last elaboration (tree nodes, gated lanes, accumulators) and
         the handshake registers (``out_valid``: the output register holds sums not yet taken;
-        ``s<k>_valid``, ``s<k>_last``: pipeline stage ``k`` holds a beat, a ``last`` one).
+        ``s<k>_valid``, ``s<k>_last``: pipeline stage ``k`` holds a beat, a ``last`` one) and, stationary,
+        the weight tile register (``tile``).
 
         For testbenches and toggle studies, e.g. ``nodes["r0_l0_3"]`` (row 0, level 0, lane 3). Raises
         ``RuntimeError`` before the array has been elaborated (by a simulator or the Verilog backend).
@@ -219,6 +220,8 @@ class MacArray(wiring.Component):
         builder.elaborate_registers()
         nodes = dict(builder.nodes)
         nodes.update(self._outputs(m, control, roots))
+        if p.dataflow == "stationary":
+            nodes["tile"] = tile_bits
         self._nodes = nodes
         return m
 

@@ -7,6 +7,7 @@ usage dump and no traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import NoReturn
 
@@ -46,3 +47,9 @@ def _int_at_least(text: str, low: int, what: str) -> int:
     if value < low:
         raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
     return value
+
+
+def option_field(default: object, help: str, parse=int) -> dataclasses.Field:
+    """A settings dataclass field that is also a command-line option: its ``help`` and its ``parse``
+    (text to value, ``ValueError`` on bad text) in the field's metadata, where the CLIs read them."""
+    return dataclasses.field(default=default, metadata={"help": help, "parse": parse})

@@ -45,6 +45,7 @@ from energy.gates.measure import DEFAULT_BEATS
 from energy.gates.model_operands import DEFAULT_PROJECTION
 from energy.gates.realistic import check_zero
 from hw.params import ArrayParams
+from model.cli import option_field
 from model.operands import PROJECTION_TYPES
 
 #: The operand sources of a sweep: Gaussian data through the model's quantizers, or the bundled trained
@@ -72,10 +73,6 @@ def parse_measured_rows(text: str) -> str | int:
     return value
 
 
-def _setting(default: object, help: str, parse=int) -> object:
-    return dataclasses.field(default=default, metadata={"help": help, "parse": parse})
-
-
 @dataclass(frozen=True)
 class SweepSettings:
     """What every point of a sweep shares besides its array parameters.
@@ -101,13 +98,15 @@ class SweepSettings:
         Seconds a point may run; a point that takes longer is stopped and recorded as ``timeout``.
     """
 
-    seed: int = _setting(1, "seed of the operands")
-    beats: int = _setting(DEFAULT_BEATS, "input beats in each measured window")
-    operands: str = _setting("gaussian", f"operand source: {', '.join(OPERAND_SOURCES)}", str)
-    projection: str = _setting(DEFAULT_PROJECTION, "projection type of --operands model", str)
-    zero: str = _setting("gaussian", "'gaussian' or a weight zero fraction in [0, 1)", str)
-    measured_rows: str | int = _setting("capped", "rows measured: capped, all or a cap", parse_measured_rows)
-    timeout_s: float = _setting(DEFAULT_TIMEOUT_S, "seconds a point may run", float)
+    seed: int = option_field(1, "seed of the operands")
+    beats: int = option_field(DEFAULT_BEATS, "input beats in each measured window")
+    operands: str = option_field("gaussian", f"operand source: {', '.join(OPERAND_SOURCES)}", str)
+    projection: str = option_field(DEFAULT_PROJECTION, "projection type of --operands model", str)
+    zero: str = option_field("gaussian", "'gaussian' or a weight zero fraction in [0, 1)", str)
+    measured_rows: str | int = option_field(
+        "capped", "rows measured: capped, all or a cap", parse_measured_rows
+    )
+    timeout_s: float = option_field(DEFAULT_TIMEOUT_S, "seconds a point may run", float)
 
     def __post_init__(self) -> None:
         for name in ("seed", "beats"):

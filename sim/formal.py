@@ -1,0 +1,264 @@
+"""The formal harness of an integer MAC array: free inputs, the stream rules as assumptions, a reference.
+
+:class:`ProofHarness` wraps one array (ternary, ternary-lut or int8) for SymbiYosys (:mod:`sim.prove`).
+Every input is free (``AnySeq``): the payloads, the ``valid`` of the sinks, the ``ready`` of the output
+and the reset. The environment's only obligations, assumed:
+
+* reset is high in the first cycle;
+* a reduction is at most :attr:`~hw.params.ArrayParams.max_beats` beats: the beat that would exceed it
+  carries ``last`` (the array's contract, :attr:`~hw.params.ArrayParams.max_k`).
+
+Asserted, in every cycle of every trace (names of the assertions in brackets):
+
+* ``function``: each output sum equals the reference sum of the beats that entered since the previous
+  ``last`` (``sum_i w[r][i] * a[i]`` over the beats, computed here from the ports' bits in an accumulator
+  two bits wider than the array's, with the weight codes of :mod:`model.encoding` and
+  :mod:`model.group_code`); the output payload is compared while ``o_stream.valid`` is high;
+* ``no_wrap``: that exact sum fits the array's accumulator width (the width formula of
+  :class:`hw.params.ArrayParams` is enough for any ``max_k``-element reduction);
+* ``no_spurious_output``: ``o_stream.valid`` only when a reduction has been closed by a ``last`` and not
+  yet delivered;
+* ``valid_held`` / ``payload_held``: ``o_stream.valid`` stays high, and its payload unchanged, until
+  ``ready`` (outside reset);
+* ``no_overrun``: no reduction is closed while the previous one is still undelivered (its sums would be
+  lost);
+* reset: the reference restarts with reset (no partial sum, nothing pending, stationary: the all-zero
+  tile), so the ``state_*`` assertions below check that reset clears every accumulator, the pending output
+  and the tile.
+
+A beat lost or counted twice shows as a ``function`` failure: every beat whose input handshake completes
+enters the reference once. ``i_stream.ready`` not depending on ``i_stream.valid`` is a structural property,
+checked on the netlist by ``tests/test_hw_header.py``.
+
+For k-induction the harness also asserts how the array's state relates to the reference (``state_*``,
+through :attr:`hw.arrays.MacArray.nodes`): the accumulators hold the reference's partial sums
+(``state_accumulator``), bounded by the beats taken so far (``state_bound``, ``state_beats``); ``out_valid``
+marks the one pending reduction (``state_pending``) and the output register holds its sums
+(``state_output``); the tile register equals a shadow loaded by the rules of :mod:`hw.layout`
+(``state_tile``). They hold in every reachable state (the base case checks them like the others) and make
+the properties inductive. The harness covers the arrays without pipeline registers (``pipeline=0``): a
+pipeline stage needs an invariant of its own for induction (not yet written).
+"""
+
+from __future__ import annotations
+
+from amaranth.asserts import AnySeq, Initial
+from amaranth.hdl import (
+    Assert,
+    Assume,
+    Elaboratable,
+    Fragment,
+    Module,
+    Mux,
+    ResetSignal,
+    Signal,
+    Value,
+    signed,
+)
+from amaranth.lib import data
+
+from hw.arrays import MacArray, build_array
+from hw.layout import tile_layout
+from hw.params import ArrayParams, signed_width
+from model.encoding import NEGATIVE_BIT, NONZERO_BIT
+from model.group_code import entry_digits, group_entries, index_bits, sign_bit
+
+#: The arrays the harness proves (the integer ones; binary16 sums have no exact reference of this kind).
+FORMAL_ARRAYS = ("ternary", "ternary-lut", "int8")
+#: Bits the reference accumulator has beyond the array's (so that a wrapped array sum is visible).
+REFERENCE_EXTRA_BITS = 2
+
+
+class ProofHarness(Elaboratable):
+    """A MAC array under free inputs with its reference model and properties (see the module docstring).
+
+    Parameters
+    ----------
+    params : ArrayParams
+        The array (``params.array`` in :data:`FORMAL_ARRAYS`, ``pipeline == 0``).
+    dut : Elaboratable, optional
+        The design under proof, default ``build_array(params)``; a deliberately broken one
+        (:mod:`sim.faults`) must have the array's ports and expose the array whose state the invariants
+        read as its attribute ``array`` (a :class:`~hw.arrays.MacArray` is its own).
+
+    Members
+    -------
+    dut : the design under proof (the submodule ``dut``).
+    """
+
+    def __init__(self, params: ArrayParams, dut: Elaboratable | None = None):
+        if not isinstance(params, ArrayParams):
+            raise TypeError(f"params must be an ArrayParams, not {type(params).__name__}")
+        if params.array not in FORMAL_ARRAYS:
+            raise ValueError(f"params.array must be one of {FORMAL_ARRAYS} for a proof, got {params.array!r}")
+        if params.pipeline != 0:
+            raise ValueError(f"params.pipeline must be 0 for the proof harness, got {params.pipeline!r}")
+        self.params = params
+        self.dut = build_array(params) if dut is None else dut
+
+    def elaborate(self, platform: object) -> Module:
+        p, dut = self.params, self.dut
+        m = Module()
+        m.submodules.dut = Fragment.get(dut, platform)  # elaborated now: the invariants read its nodes
+        nodes = (dut if isinstance(dut, MacArray) else dut.array).nodes
+        rst = ResetSignal()
+        with m.If(Initial()):
+            m.d.comb += Assume(rst)
+        m.d.comb += [
+            dut.i_stream.payload.eq(AnySeq(len(dut.i_stream.payload.as_value()))),
+            dut.i_stream.valid.eq(AnySeq(1)),
+            dut.o_stream.ready.eq(AnySeq(1)),
+        ]
+        tile = self._tile(m, rst, nodes)
+        beat = [self._beat_sum(m, dut.i_stream.payload.act, tile[r], r) for r in range(p.rows)]
+        reference = _Reference(m, p, rst, dut, beat)
+        self._stream_rules(m, rst, reference)
+        self._state_invariants(m, reference, nodes)
+        return m
+
+    def _tile(self, m: Module, rst: Value, nodes: dict) -> data.View:
+        """The weights of the beat: the input payload's (stream), or the array's tile register, asserted
+        (``state_tile``) equal to a shadow loaded by the rules of :mod:`hw.layout` (the tile loaded before
+        the beat's cycle; reset clears it to zero weights). The sums read the register itself, equal to
+        the shadow by that assertion: the solver then compares products of the same operands."""
+        p, dut = self.params, self.dut
+        if p.dataflow == "stream":
+            return dut.i_stream.payload.weight
+        m.d.comb += [
+            dut.w_stream.payload.eq(AnySeq(len(dut.w_stream.payload.as_value()))),
+            dut.w_stream.valid.eq(AnySeq(1)),
+        ]
+        shadow = Signal(tile_layout(p), name="shadow_tile")
+        with m.If(rst):
+            m.d.sync += shadow.eq(0)
+        with m.Elif(dut.w_stream.valid & dut.w_stream.ready):
+            m.d.sync += shadow.eq(dut.w_stream.payload.weight)
+        m.d.comb += Assert(nodes["tile"] == shadow.as_value(), "state_tile")
+        return data.View(tile_layout(p), nodes["tile"])
+
+    def _beat_sum(self, m: Module, act: data.View, weights: data.View, row: int) -> Signal:
+        """Row ``row``'s exact sum of one beat, from the ports' bits."""
+        p = self.params
+        bound = p.lanes * p.product_max_magnitude
+        if p.array == "ternary-lut":
+            spans = [range(j * p.group, min((j + 1) * p.group, p.lanes)) for j in range(p.weight_fields)]
+            terms = [
+                _group_term(weights[j].as_value(), [act[i] for i in span], p.group)
+                for j, span in enumerate(spans)
+            ]
+        else:
+            terms = [_lane_term(p.array, weights[i], act[i]) for i in range(p.lanes)]
+        total = Signal(signed(signed_width(-bound, bound)), name=f"ref_beat{row}")
+        m.d.comb += total.eq(sum(terms))
+        return total
+
+    def _stream_rules(self, m: Module, rst: Value, reference: _Reference) -> None:
+        """``function``, ``no_wrap``, ``no_spurious_output``, ``no_overrun``, ``valid_held`` /
+        ``payload_held`` (see the module docstring)."""
+        p, o_stream = self.params, self.dut.o_stream
+        width = p.acc_width
+        sums = [_bits(o_stream.payload.sums[r]) for r in range(p.rows)]
+        stalled = Signal(name="prev_stalled")
+        held = Signal(len(o_stream.payload.as_value()), name="prev_payload")
+        m.d.sync += [stalled.eq(~rst & o_stream.valid & ~o_stream.ready), held.eq(o_stream.payload)]
+        with m.If(o_stream.valid):
+            for r in range(p.rows):
+                m.d.comb += Assert(sums[r] == reference.expected[r][:width], "function")
+            m.d.comb += Assert(reference.pending, "no_spurious_output")
+        with m.If(reference.transfer):
+            for total in reference.totals:
+                m.d.comb += Assert(_fits(total, width), "no_wrap")
+        m.d.comb += Assert(~reference.overrun, "no_overrun")
+        with m.If(stalled & ~rst):
+            m.d.comb += [
+                Assert(o_stream.valid, "valid_held"),
+                Assert(o_stream.payload.as_value() == held, "payload_held"),
+            ]
+
+    def _state_invariants(self, m: Module, reference: _Reference, nodes: dict) -> None:
+        """The ``state_*`` assertions relating the array's registers to the reference (for induction)."""
+        p = self.params
+        width, per_beat = p.acc_width, p.lanes * p.product_max_magnitude
+        for r in range(p.rows):
+            m.d.comb += Assert(nodes[f"r{r}_acc"] == reference.partial[r], "state_accumulator")
+            bound = reference.beats * per_beat
+            m.d.comb += Assert(
+                (reference.partial[r] <= bound) & (reference.partial[r] >= -bound), "state_bound"
+            )
+        m.d.comb += [
+            Assert(reference.beats < p.max_beats, "state_beats"),
+            Assert(nodes["out_valid"] == reference.pending, "state_pending"),
+        ]
+        with m.If(nodes["out_valid"]):
+            for r in range(p.rows):
+                value = _bits(self.dut.o_stream.payload.sums[r])
+                m.d.comb += Assert(value == reference.expected[r][:width], "state_output")
+
+
+class _Reference:
+    """The reference computation: partial sums of the open reduction, the closed reduction awaiting
+    delivery (``expected``, ``pending``), the beats taken, and ``overrun`` (a reduction closed while the
+    previous one is still undelivered). Assumes the ``max_beats`` contract."""
+
+    def __init__(self, m: Module, p: ArrayParams, rst: Value, dut: Elaboratable, beat: list[Value]):
+        i_stream, o_stream = dut.i_stream, dut.o_stream
+        width = p.acc_width + REFERENCE_EXTRA_BITS
+        self.partial = [Signal(signed(width), name=f"ref_partial{r}") for r in range(p.rows)]
+        self.expected = [Signal(signed(width), name=f"ref_expected{r}") for r in range(p.rows)]
+        self.pending = Signal(name="ref_pending")
+        self.beats = Signal(range(p.max_beats + 1), name="ref_beats")
+        self.overrun = Signal(name="ref_overrun")
+        transfer, last = i_stream.valid & i_stream.ready, i_stream.payload.last
+        delivered = o_stream.valid & o_stream.ready
+        m.d.comb += [
+            Assume(~transfer | last | (self.beats < p.max_beats - 1)),
+            self.overrun.eq(transfer & last & self.pending & ~delivered),
+        ]
+        self.transfer = transfer
+        self.totals = totals = [
+            (partial + sum_)[:width].as_signed() for partial, sum_ in zip(self.partial, beat, strict=True)
+        ]
+        with m.If(rst):
+            m.d.sync += [*(s.eq(0) for s in self.partial), self.pending.eq(0), self.beats.eq(0)]
+        with m.Else():
+            with m.If(transfer & last):
+                m.d.sync += [*(s.eq(0) for s in self.partial), self.beats.eq(0), self.pending.eq(1)]
+                m.d.sync += [e.eq(t) for e, t in zip(self.expected, totals, strict=True)]
+            with m.Elif(transfer):
+                m.d.sync += [
+                    *(s.eq(t) for s, t in zip(self.partial, totals, strict=True)),
+                    self.beats.eq(self.beats + 1),
+                ]
+            with m.If(delivered & ~(transfer & last)):
+                m.d.sync += self.pending.eq(0)
+
+
+def _bits(value: Value) -> Value:
+    """The bit pattern of ``value`` (unsigned), to compare with a slice."""
+    return Value.cast(value).as_unsigned()
+
+
+def _fits(value: Value, width: int) -> Value:
+    """``value`` lies in the range of a signed ``width``-bit number."""
+    return (value >= -(1 << (width - 1))) & (value <= (1 << (width - 1)) - 1)
+
+
+def _lane_term(array: str, weight: Value, act: Value) -> Value:
+    """``w * a`` of one lane: the 2-bit ternary code (invalid ``0b10``: zero) or a signed int8 weight."""
+    if array == "ternary":
+        bits = weight.as_value()
+        return Mux(bits[NONZERO_BIT], Mux(bits[NEGATIVE_BIT], -act, act), 0)
+    return weight * act
+
+
+def _group_term(code: Value, lanes: list[Value], group: int) -> Value:
+    """A group's ``sum_j w_j a_j`` from its code (an invalid code, or digits past the row's end: zero)."""
+    index, negative = code[: index_bits(group)], code[sign_bit(group)]
+    digits = entry_digits(group)
+    value = 0
+    for k in range(1, group_entries(group) + 1):
+        if digits[k][len(lanes) :].any():  # a digit past the row's end: the hardware reads zero
+            continue
+        entry = sum(int(d) * a for d, a in zip(digits[k], lanes, strict=False) if d)
+        value = Mux(index == k, entry, value)
+    return Mux(negative, -value, value)
