@@ -28,12 +28,12 @@ timeout_s = 300
 
 [[space]]
 array = "ternary"
-lanes = [2, 3, 4]
+lanes = [2, 4]
 rows = 1
 max_k = 16
 tree = ["signed", "csa"]
 """
-POINTS = 6
+POINTS = 4
 #: Columns that vary from run to run (wall times, whether synthesis was a cache hit, the worker).
 VARYING = {"generation_s", "synthesis_s", "synthesis_cached", "simulation_s", "pricing_s", "point_s"}
 DASK = str(Path(sys.executable).with_name("dask"))
