@@ -1,7 +1,7 @@
 """Building Verilog designs with Verilator for cocotb, cached per design and safe under pytest-xdist.
 
 A build is keyed by a hash of everything that shapes the simulator binary: the Verilog text, the top-level
-name, the waveform switch, the C++ flags (:data:`sim.settings.BUILD_CFLAGS`), and the cocotb and Verilator
+name, the waveform switch, the C++ flags (:func:`sim.settings.build_cflags`), and the cocotb and Verilator
 versions. It lives in ``build/sim/<top>-<hash>/`` (``build/`` is ignored by git) and is reused as long as
 its key is unchanged, so regenerating identical Verilog never rebuilds. An exclusive file lock per build
 folder keeps two pytest workers from building into the same folder; the second one waits and then reuses
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.atomic import write_text
-from sim.settings import BUILD_CFLAGS, build_root_override, waves_requested
+from sim.settings import build_cflags, build_root_override, waves_requested
 from sim.toolchain import ensure_verilator
 
 #: Where builds go unless ``BITNET_SIM_BUILD`` names another folder.
@@ -81,6 +81,7 @@ def build_verilog(
     if not top.isidentifier():
         raise ValueError(f"top must be a Verilog module name, got {top!r}")
     waves = waves_requested() if waves is None else waves
+    extra_args = ("-CFLAGS", build_cflags(), *extra_args)
     key = _build_key(verilog, top, waves, extra_args)
     directory = cached_build(top, key, top, lambda folder: _verilate(folder, verilog, top, waves, extra_args))
     return Build(directory, top, waves)
@@ -116,7 +117,6 @@ def _build_key(verilog: str, top: str, waves: bool, extra_args: tuple[str, ...])
         "top": top,
         "waves": waves,
         "extra_args": list(extra_args),
-        "cflags": BUILD_CFLAGS,
     }
     return key | _versions()
 
@@ -135,6 +135,6 @@ def _verilate(directory: Path, verilog: str, top: str, waves: bool, extra_args: 
         build_dir=directory,
         always=True,
         waves=waves,
-        build_args=["-Wno-fatal", "-CFLAGS", BUILD_CFLAGS, *extra_args],
+        build_args=["-Wno-fatal", *extra_args],
         log_file=directory / "build.log",
     )

@@ -16,6 +16,8 @@ Variables a user may set in the shell (each read by the runner, not by the testb
     ``1`` records ``dump.vcd`` in the run folder.
 ``BITNET_SIM_BUILD``
     Where Verilator builds go (default ``build/sim``).
+``BITNET_SIM_CFLAGS``
+    The C++ optimization of the cocotb builds (default :data:`DEFAULT_BUILD_CFLAGS`).
 """
 
 from __future__ import annotations
@@ -34,12 +36,15 @@ DEFAULT_MACS = 1_000_000
 THROUGHPUT_DIVISOR = 4
 #: ... and reports what it measured under this name (:func:`write_report`).
 THROUGHPUT_REPORT = "throughput"
-#: C++ optimization of the cocotb simulator builds (Verilator's ``-CFLAGS``, placed after its own ``-Os``, so
-#: it wins). A testbench build is compiled once and simulated for seconds, and its generated C++ (up to
-#: 35 MB for a 64 x 8 carry-save array) takes minutes at ``-Os``: on three of the suite's largest arrays,
-#: build plus run took 291 s at ``-Os`` and 98 s at ``-O0`` (``pytest -n 2``, empty build folders). The
-#: compiled model-on-RTL harness (:mod:`sim.fastsim`) keeps ``-O3``: it runs long.
-BUILD_CFLAGS = "-O0"
+#: C++ optimization of the cocotb simulator builds unless ``BITNET_SIM_CFLAGS`` says otherwise (Verilator's
+#: ``-CFLAGS``, placed after its own ``-Os``, so it wins). A testbench build is compiled once and simulated
+#: for seconds, and its generated C++ (up to 35 MB for a 64 x 8 carry-save array) takes minutes at ``-Os``:
+#: on three of the suite's largest arrays, build plus run took 291 s at ``-Os`` and 98 s at ``-O0``
+#: (``pytest -n 2``, empty build folders). The throughput benchmarks build at ``-Os``, Verilator's default,
+#: as their recorded rates were measured; the compiled harness (:mod:`sim.fastsim`) has a build of its own.
+DEFAULT_BUILD_CFLAGS = "-O0"
+#: Verilator's own C++ optimization (``OPT_FAST``), which the throughput benchmarks keep.
+VERILATOR_CFLAGS = "-Os"
 #: Default beats in the measured window of the activity bench.
 DEFAULT_ACTIVITY_BEATS = 400
 #: Default weight data of the activity bench: Gaussian weights through the absmean quantizer.
@@ -52,6 +57,7 @@ LAYER_VARIABLE = "BITNET_SIM_LAYER"
 REPORT_DIR_VARIABLE = "BITNET_SIM_REPORT_DIR"
 WAVES_VARIABLE = "WAVES"
 BUILD_VARIABLE = "BITNET_SIM_BUILD"
+CFLAGS_VARIABLE = "BITNET_SIM_CFLAGS"
 ACTIVITY_BEATS_VARIABLE = "BITNET_ACTIVITY_BEATS"
 ACTIVITY_ZERO_VARIABLE = "BITNET_ACTIVITY_ZERO"
 
@@ -82,6 +88,11 @@ def macs_overridden(environ: Mapping[str, str] = os.environ) -> bool:
 def waves_requested(environ: Mapping[str, str] = os.environ) -> bool:
     """True when the ``WAVES`` environment variable asks for a waveform dump (``WAVES=1``)."""
     return environ.get(WAVES_VARIABLE, "0").strip().lower() not in _FALSE_WORDS
+
+
+def build_cflags(environ: Mapping[str, str] = os.environ) -> str:
+    """``BITNET_SIM_CFLAGS`` when set, else :data:`DEFAULT_BUILD_CFLAGS`."""
+    return environ.get(CFLAGS_VARIABLE, DEFAULT_BUILD_CFLAGS)
 
 
 def build_root_override(default: Path, environ: Mapping[str, str] = os.environ) -> Path:
