@@ -86,13 +86,11 @@ class ProofHarness(Elaboratable):
     dut : the design under proof (the submodule ``dut``).
     """
 
+    def __new__(cls, params: ArrayParams, dut: Elaboratable | None = None) -> ProofHarness:
+        _check_params(params)  # before the object exists: no unused elaboratable left on a refusal
+        return super().__new__(cls, src_loc_at=1)
+
     def __init__(self, params: ArrayParams, dut: Elaboratable | None = None):
-        if not isinstance(params, ArrayParams):
-            raise TypeError(f"params must be an ArrayParams, not {type(params).__name__}")
-        if params.array not in FORMAL_ARRAYS:
-            raise ValueError(f"params.array must be one of {FORMAL_ARRAYS} for a proof, got {params.array!r}")
-        if params.pipeline != 0:
-            raise ValueError(f"params.pipeline must be 0 for the proof harness, got {params.pipeline!r}")
         self.params = params
         self.dut = build_array(params) if dut is None else dut
 
@@ -193,6 +191,15 @@ class ProofHarness(Elaboratable):
             for r in range(p.rows):
                 value = _bits(self.dut.o_stream.payload.sums[r])
                 m.d.comb += Assert(value == reference.expected[r][:width], "state_output")
+
+
+def _check_params(params: object) -> None:
+    if not isinstance(params, ArrayParams):
+        raise TypeError(f"params must be an ArrayParams, not {type(params).__name__}")
+    if params.array not in FORMAL_ARRAYS:
+        raise ValueError(f"params.array must be one of {FORMAL_ARRAYS} for a proof, got {params.array!r}")
+    if params.pipeline != 0:
+        raise ValueError(f"params.pipeline must be 0 for the proof harness, got {params.pipeline!r}")
 
 
 class _Reference:
