@@ -35,10 +35,10 @@ from amaranth.hdl import ClockDomain, Elaboratable, Module
 from hw.generate import add_array_arguments, option_name, option_type, params_from_arguments
 from hw.params import ArrayParams
 from model.cli import OneLineErrorParser, fail, option_field
+from model.data import REPO_ROOT
 from sim.faults import narrow_accumulator, ready_ignores_backpressure, sign_error_in_one_lane
 from sim.formal import ProofHarness
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Where proof folders go unless ``BITNET_PROVE_BUILD`` names another folder.
 DEFAULT_PROVE_ROOT = REPO_ROOT / "build" / "prove"
 PROVE_BUILD_VARIABLE = "BITNET_PROVE_BUILD"
