@@ -95,8 +95,10 @@ _COMMON_DOC = """
 @dataclass(frozen=True)
 class _Control:
     """The pipeline's handshake signals: ``valid[s]``/``last[s]`` of stage ``s`` (0: the input beat), the
-    register enables of stages 1.., ``fire`` (the accumulator stage takes a beat) and ``out_valid``."""
+    register enables of stages 1.., ``advance`` (the whole pipeline moves), ``fire`` (the accumulator stage
+    takes a beat) and ``out_valid``."""
 
+    advance: Value
     valid: list[Value]
     last: list[Value]
     enables: list[Value]
@@ -130,6 +132,8 @@ class MacArray(wiring.Component):
     def __init__(self, lanes: int, rows: int, **parameters: object):
         self._params = self._check_arguments(lanes, rows, **parameters)
         self._nodes: dict[str, Value] | None = None
+        self._leaving: dict[str, Value] = {}
+        self._stages: list[list[str]] = []
         super().__init__(array_signature(self._params))
 
     @classmethod
@@ -196,9 +200,9 @@ class MacArray(wiring.Component):
     @property
     def nodes(self) -> dict[str, Value]:
         """The named datapath signals of the last elaboration (tree nodes, gated lanes, accumulators) and
-        the handshake registers (``out_valid``: the output register holds sums not yet taken;
-        ``s<k>_valid``, ``s<k>_last``: pipeline stage ``k`` holds a beat, a ``last`` one) and, stationary,
-        the weight tile register (``tile``).
+        the handshake signals (``advance``: the pipeline moves this cycle; ``out_valid``: the output
+        register holds sums not yet taken; ``s<k>_valid``, ``s<k>_last``: pipeline stage ``k`` holds a beat,
+        a ``last`` one) and, stationary, the weight tile register (``tile``).
 
         For testbenches and toggle studies, e.g. ``nodes["r0_l0_3"]`` (row 0, level 0, lane 3). Raises
         ``RuntimeError`` before the array has been elaborated (by a simulator or the Verilog backend).
@@ -206,6 +210,22 @@ class MacArray(wiring.Component):
         if self._nodes is None:
             raise RuntimeError("the array has not been elaborated yet")
         return dict(self._nodes)
+
+    @property
+    def stages(self) -> list[list[str]]:
+        """``stages[s]``: the names of the tree nodes whose pipeline registers (``nodes[name + "_q"]``)
+        form stage ``s + 1`` (empty with ``pipeline = 0``), from the last elaboration. With
+        :attr:`leaving` they state what a stage holds: a pipeline-free array fed the stage's beat computes
+        ``leaving[name]`` for every register of it (how :mod:`sim.formal` proves pipelined arrays)."""
+        self.nodes  # noqa: B018 (raises before elaboration)
+        return [list(names) for names in self._stages]
+
+    @property
+    def leaving(self) -> dict[str, Value]:
+        """The value of every staged tree node as it leaves its level, before any pipeline register, by
+        name (:attr:`hw.tree.PipelinedTreeBuilder.leaving`), from the last elaboration."""
+        self.nodes  # noqa: B018 (raises before elaboration)
+        return dict(self._leaving)
 
     def elaborate(self, platform: object) -> Module:
         p = self._params
@@ -218,6 +238,7 @@ class MacArray(wiring.Component):
         shared = self._shared_operands(builder, acts)
         roots = [self._row_sum(builder, r, shared, weights[r]) for r in range(p.rows)]
         builder.elaborate_registers()
+        self._leaving, self._stages = dict(builder.leaving), [list(names) for names in builder.staged]
         nodes = dict(builder.nodes)
         nodes.update(self._outputs(m, control, roots))
         if p.dataflow == "stationary":
@@ -287,7 +308,7 @@ class MacArray(wiring.Component):
             m.d.comb += advance.eq(~out_valid | o_stream.ready)
         else:
             m.d.comb += advance.eq(~(valid[-1] & last[-1] & out_valid & ~o_stream.ready))
-        return _Control(valid, last, enables, fire, out_valid)
+        return _Control(advance, valid, last, enables, fire, out_valid)
 
     def _outputs(self, m: Module, control: _Control, roots: list[Value]) -> dict[str, Value]:
         """The output register and every row's accumulator; returns the handshake and accumulator nodes."""
@@ -296,7 +317,7 @@ class MacArray(wiring.Component):
             m.d.sync += out_valid.eq(1)
         with m.Elif(o_stream.ready):
             m.d.sync += out_valid.eq(0)
-        registers = (out_valid, *control.valid[1:], *last[1:])
+        registers = (control.advance, out_valid, *control.valid[1:], *last[1:])
         nodes: dict[str, Value] = {signal.name: signal for signal in registers}
         for r, root in enumerate(roots):
             acc = self._accumulator(r)

@@ -75,6 +75,8 @@ class PipelinedTreeBuilder:
         self._cap = cap
         self._registers: list[list[tuple[Signal, Value]]] = [[] for _ in register_levels]
         self._nodes: dict[str, Value] = {}
+        self._leaving: dict[str, Value] = {}
+        self._staged: list[list[str]] = [[] for _ in register_levels]
 
     @property
     def module(self) -> Module:
@@ -85,6 +87,18 @@ class PipelinedTreeBuilder:
     def nodes(self) -> dict[str, Value]:
         """Every named node and register built so far, by name."""
         return self._nodes
+
+    @property
+    def leaving(self) -> dict[str, Value]:
+        """The value of every staged node as it leaves its level, before its pipeline register if one
+        follows the level (the ``value`` of every :meth:`register` call), by node name."""
+        return self._leaving
+
+    @property
+    def staged(self) -> list[list[str]]:
+        """``staged[s]``: the names of the nodes whose registers (``<name>_q``) form pipeline stage
+        ``s + 1``."""
+        return self._staged
 
     def node(self, name: str, expr: Value, lo: int, hi: int) -> Term:
         """A combinational node ``name = expr`` sized for ``[lo, hi]``.
@@ -113,12 +127,14 @@ class PipelinedTreeBuilder:
         """``value`` as it leaves ``level``: ``value`` itself, or, if a pipeline register follows
         ``level``, that register (a signal ``<name>_q`` of ``shape``, default ``value``'s shape, recorded in
         :attr:`nodes`) loaded from ``value`` with the stage's enable by :meth:`elaborate_registers`."""
+        self._leaving[name] = value
         stage = self._stage_of_level.get(level)
         if stage is None:
             return value
         register = Signal(value.shape() if shape is None else shape, name=f"{name}_q")
         self._nodes[register.name] = register
         self._registers[stage].append((register, value))
+        self._staged[stage].append(name)
         return register
 
     def stage(self, level: int, nodes: Sequence[Node], names: Sequence[str]) -> list[Node]:

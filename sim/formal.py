@@ -36,11 +36,25 @@ through :attr:`hw.arrays.MacArray.nodes`): the accumulators hold the reference's
 marks the one pending reduction (``state_pending``) and the output register holds its sums
 (``state_output``); the tile register equals a shadow loaded by the rules of :mod:`hw.layout`
 (``state_tile``). They hold in every reachable state (the base case checks them like the others) and make
-the properties inductive. The harness covers the arrays without pipeline registers (``pipeline=0``): a
-pipeline stage needs an invariant of its own for induction (not yet written).
+the properties inductive.
+
+Pipelined arrays (``pipeline > 0``). The reference accumulates each beat when it reaches the accumulator
+stage: a shadow pipeline (valid, ``last``, activations and weights of the beat in each stage) moves with
+the array's own ``advance`` (:attr:`~hw.arrays.MacArray.nodes`), and every beat whose input handshake
+completes must enter it (``no_lost_beat``: the input never takes a beat while the pipeline holds). The
+shadow is a shift register, so no beat in it is lost or doubled; the output is still compared with the
+exact sums of the beats taken at the input. For induction a stage's registers are related to the beat in
+the same shadow stage: a pipeline-free twin of the array (stream dataflow, fed that beat's operands)
+computes, for every register ``<name>_q`` of the stage, the value ``leaving[name]`` it must hold
+(``state_stage``; :attr:`~hw.arrays.MacArray.stages`, :attr:`~hw.arrays.MacArray.leaving`), and the valid
+and ``last`` bits of each stage equal the shadow's (``state_stage_valid``, ``state_stage_last``). The beat
+count of the open reduction is carried back from the accumulator through the stages (the index of the
+next beat to enter each stage), so the ``max_beats`` contract is assumed where a beat enters.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from amaranth.asserts import AnySeq, Initial
 from amaranth.hdl import (
@@ -58,7 +72,7 @@ from amaranth.hdl import (
 from amaranth.lib import data
 
 from hw.arrays import MacArray, build_array
-from hw.layout import tile_layout
+from hw.layout import act_layout, tile_layout
 from hw.params import ArrayParams, signed_width
 from model.encoding import NEGATIVE_BIT, NONZERO_BIT
 from model.group_code import entry_digits, group_entries, index_bits, sign_bit
@@ -75,7 +89,7 @@ class ProofHarness(Elaboratable):
     Parameters
     ----------
     params : ArrayParams
-        The array (``params.array`` in :data:`FORMAL_ARRAYS`, ``pipeline == 0``).
+        The array (``params.array`` in :data:`FORMAL_ARRAYS`; any tree, pipeline and dataflow).
     dut : Elaboratable, optional
         The design under proof, default ``build_array(params)``; a deliberately broken one
         (:mod:`sim.faults`) must have the array's ports and expose the array whose state the invariants
@@ -98,7 +112,8 @@ class ProofHarness(Elaboratable):
         p, dut = self.params, self.dut
         m = Module()
         m.submodules.dut = Fragment.get(dut, platform)  # elaborated now: the invariants read its nodes
-        nodes = (dut if isinstance(dut, MacArray) else dut.array).nodes
+        array = dut if isinstance(dut, MacArray) else dut.array
+        nodes = array.nodes
         rst = ResetSignal()
         with m.If(Initial()):
             m.d.comb += Assume(rst)
@@ -107,12 +122,57 @@ class ProofHarness(Elaboratable):
             dut.i_stream.valid.eq(AnySeq(1)),
             dut.o_stream.ready.eq(AnySeq(1)),
         ]
-        tile = self._tile(m, rst, nodes)
-        beat = [self._beat_sum(m, dut.i_stream.payload.act, tile[r], r) for r in range(p.rows)]
-        reference = _Reference(m, p, rst, dut, beat)
+        i_stream = dut.i_stream
+        transfer, tile = i_stream.valid & i_stream.ready, self._tile(m, rst, nodes)
+        entering = _Beat(transfer, i_stream.payload.last, i_stream.payload.act, tile)
+        stages = self._shadow_pipeline(m, entering, nodes["advance"])
+        beat = [self._beat_sum(m, stages[-1].act, stages[-1].weights[r], r) for r in range(p.rows)]
+        reference = _Reference(m, p, rst, dut, stages, nodes["advance"], beat)
         self._stream_rules(m, rst, reference)
         self._state_invariants(m, reference, nodes)
+        for stage in range(1, p.pipeline + 1):
+            self._stage_invariants(m, array, stage, stages[stage])
         return m
+
+    def _shadow_pipeline(self, m: Module, entering: _Beat, advance: Value) -> list[_Beat]:
+        """The beats in stages ``0..pipeline`` (0: the one entering), moved on the array's ``advance``; a
+        stage loads its operands only when a valid beat enters it, as the array's registers do."""
+        p = self.params
+        stages = [entering]
+        m.d.comb += Assert(~entering.valid | advance, "no_lost_beat")
+        for s in range(1, p.pipeline + 1):
+            prev = stages[-1]
+            beat = _Beat(
+                Signal(name=f"sh{s}_valid"),
+                Signal(name=f"sh{s}_last"),
+                Signal(act_layout(p), name=f"sh{s}_act"),
+                Signal(tile_layout(p), name=f"sh{s}_weights"),
+            )
+            with m.If(advance):
+                m.d.sync += beat.valid.eq(prev.valid)
+            with m.If(advance & prev.valid):
+                m.d.sync += [beat.last.eq(prev.last), beat.act.eq(prev.act), beat.weights.eq(prev.weights)]
+            stages.append(beat)
+        return stages
+
+    def _stage_invariants(self, m: Module, array: MacArray, stage: int, beat: _Beat) -> None:
+        """Pipeline stage ``stage`` holds the shadow's beat: its valid and ``last`` bits, and every register
+        equal to what a pipeline-free twin fed the beat's operands computes there (``state_stage*``)."""
+        nodes = array.nodes
+        twin = build_array(dataclasses.replace(self.params, pipeline=0, dataflow="stream"))
+        m.submodules[f"twin{stage}"] = Fragment.get(twin, None)
+        m.d.comb += [
+            twin.i_stream.payload.act.eq(beat.act),
+            twin.i_stream.payload.weight.eq(beat.weights),
+            twin.i_stream.valid.eq(0),
+            twin.o_stream.ready.eq(0),
+        ]
+        leaving = twin.leaving
+        m.d.comb += Assert(nodes[f"s{stage}_valid"] == beat.valid, "state_stage_valid")
+        with m.If(beat.valid):
+            m.d.comb += Assert(nodes[f"s{stage}_last"] == beat.last, "state_stage_last")
+            for name in array.stages[stage - 1]:
+                m.d.comb += Assert(_bits(nodes[f"{name}_q"]) == _bits(leaving[name]), "state_stage")
 
     def _tile(self, m: Module, rst: Value, nodes: dict) -> data.View:
         """The weights of the beat: the input payload's (stream), or the array's tile register, asserted
@@ -184,7 +244,7 @@ class ProofHarness(Elaboratable):
                 (reference.partial[r] <= bound) & (reference.partial[r] >= -bound), "state_bound"
             )
         m.d.comb += [
-            Assert(reference.beats < p.max_beats, "state_beats"),
+            *(Assert(index < p.max_beats, "state_beats") for index in reference.index),
             Assert(nodes["out_valid"] == reference.pending, "state_pending"),
         ]
         with m.If(nodes["out_valid"]):
@@ -198,46 +258,82 @@ def _check_params(params: object) -> None:
         raise TypeError(f"params must be an ArrayParams, not {type(params).__name__}")
     if params.array not in FORMAL_ARRAYS:
         raise ValueError(f"params.array must be one of {FORMAL_ARRAYS} for a proof, got {params.array!r}")
-    if params.pipeline != 0:
-        raise ValueError(f"params.pipeline must be 0 for the proof harness, got {params.pipeline!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Beat:
+    """A beat in one pipeline stage (of the shadow): valid, ``last``, its activations and weights."""
+
+    valid: Value
+    last: Value
+    act: data.View
+    weights: data.View
 
 
 class _Reference:
     """The reference computation: partial sums of the open reduction, the closed reduction awaiting
-    delivery (``expected``, ``pending``), the beats taken, and ``overrun`` (a reduction closed while the
-    previous one is still undelivered). Assumes the ``max_beats`` contract."""
+    delivery (``expected``, ``pending``), the beats accumulated, and ``overrun`` (a reduction closed while
+    the previous one is still undelivered). A beat is accumulated when it reaches the accumulator stage
+    (``stages[-1]`` on ``advance``). ``index[s]`` is the index within its reduction of the beat in stage
+    ``s`` (:func:`_beat_index`); the ``max_beats`` contract is assumed on the beat entering (``index[0]``)."""
 
-    def __init__(self, m: Module, p: ArrayParams, rst: Value, dut: Elaboratable, beat: list[Value]):
-        i_stream, o_stream = dut.i_stream, dut.o_stream
+    def __init__(
+        self,
+        m: Module,
+        p: ArrayParams,
+        rst: Value,
+        dut: Elaboratable,
+        stages: list[_Beat],
+        advance: Value,
+        beat: list[Value],
+    ):
+        entering, done = stages[0], stages[-1]
         width = p.acc_width + REFERENCE_EXTRA_BITS
         self.partial = [Signal(signed(width), name=f"ref_partial{r}") for r in range(p.rows)]
         self.expected = [Signal(signed(width), name=f"ref_expected{r}") for r in range(p.rows)]
         self.pending = Signal(name="ref_pending")
         self.beats = Signal(range(p.max_beats + 1), name="ref_beats")
         self.overrun = Signal(name="ref_overrun")
-        transfer, last = i_stream.valid & i_stream.ready, i_stream.payload.last
-        delivered = o_stream.valid & o_stream.ready
+        self.index = _beat_index(m, p.max_beats, stages, self.beats)
+        self.transfer = fire = advance & done.valid  # the accumulator stage takes a beat
+        closes, delivered = fire & done.last, dut.o_stream.valid & dut.o_stream.ready
         m.d.comb += [
-            Assume(~transfer | last | (self.beats < p.max_beats - 1)),
-            self.overrun.eq(transfer & last & self.pending & ~delivered),
+            Assume(~entering.valid | entering.last | (self.index[0] < p.max_beats - 1)),
+            self.overrun.eq(~rst & closes & self.pending & ~delivered),  # reset clears both anyway
         ]
-        self.transfer = transfer
         self.totals = totals = [
             (partial + sum_)[:width].as_signed() for partial, sum_ in zip(self.partial, beat, strict=True)
         ]
         with m.If(rst):
             m.d.sync += [*(s.eq(0) for s in self.partial), self.pending.eq(0), self.beats.eq(0)]
         with m.Else():
-            with m.If(transfer & last):
+            with m.If(closes):
                 m.d.sync += [*(s.eq(0) for s in self.partial), self.beats.eq(0), self.pending.eq(1)]
                 m.d.sync += [e.eq(t) for e, t in zip(self.expected, totals, strict=True)]
-            with m.Elif(transfer):
+            with m.Elif(fire):
                 m.d.sync += [
                     *(s.eq(t) for s, t in zip(self.partial, totals, strict=True)),
                     self.beats.eq(self.beats + 1),
                 ]
-            with m.If(delivered & ~(transfer & last)):
+            with m.If(delivered & ~closes):
                 m.d.sync += self.pending.eq(0)
+
+
+def _beat_index(m: Module, max_beats: int, stages: list[_Beat], accumulated: Value) -> list[Signal]:
+    """``index[s]``: the index within its reduction of the beat in stage ``s`` (``0..pipeline``), or of the
+    next beat to be there if the stage is empty. Counted back from the accumulator, which has taken
+    ``accumulated`` beats of the open reduction: past a valid beat, 0 if it is a ``last`` one, its index
+    plus one otherwise."""
+    indices: list[Signal] = []
+    following: Value = accumulated
+    for s in range(len(stages) - 1, -1, -1):
+        if indices:
+            beat, index = stages[s + 1], indices[-1]
+            following = Mux(beat.valid, Mux(beat.last, 0, index + 1), index)
+        index = Signal(range(max_beats + 1), name=f"ref_index{s}")
+        m.d.comb += index.eq(following)
+        indices.append(index)
+    return indices[::-1]
 
 
 def _bits(value: Value) -> Value:

@@ -105,12 +105,12 @@ SHORT_REDUCTION_BEATS = 4
 
 
 def default_depth(params: ArrayParams) -> int:
-    """``max_beats + 3`` for a reduction of at most :data:`SHORT_REDUCTION_BEATS` beats: the base case then
-    fills an accumulator to its bound and delivers it past reset (a too-narrow accumulator fails with a
-    trace); otherwise :data:`INDUCTION_DEPTH` (the proof is complete either way: a base case and an
-    induction step of the same depth)."""
+    """``max_beats + pipeline + 3`` for a reduction of at most :data:`SHORT_REDUCTION_BEATS` beats: the base
+    case then fills an accumulator to its bound and delivers it past reset and the pipeline (a too-narrow
+    accumulator fails with a trace); otherwise :data:`INDUCTION_DEPTH` (the proof is complete either way:
+    a base case and an induction step of the same depth)."""
     if params.max_beats <= SHORT_REDUCTION_BEATS:
-        return params.max_beats + INDUCTION_DEPTH
+        return params.max_beats + params.pipeline + INDUCTION_DEPTH
     return INDUCTION_DEPTH
 
 
