@@ -49,7 +49,7 @@ computes, for every register ``<name>_q`` of the stage, the value ``leaving[name
 (``state_stage``; :attr:`~hw.arrays.MacArray.stages`, :attr:`~hw.arrays.MacArray.leaving`), and the valid
 and ``last`` bits of each stage equal the shadow's (``state_stage_valid``, ``state_stage_last``). The beat
 count of the open reduction is carried back from the accumulator through the stages (the index of the
-next beat to enter each stage), so the ``max_beats`` contract is assumed where a beat enters.
+beat in each stage), so the ``max_beats`` contract is assumed where a beat enters.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class ProofHarness(Elaboratable):
         self._stream_rules(m, rst, reference)
         self._state_invariants(m, reference, nodes)
         for stage in range(1, p.pipeline + 1):
-            self._stage_invariants(m, array, stage, stages[stage])
+            self._stage_invariants(m, platform, array, stage, stages[stage])
         return m
 
     def _shadow_pipeline(self, m: Module, entering: _Beat, advance: Value) -> list[_Beat]:
@@ -155,12 +155,14 @@ class ProofHarness(Elaboratable):
             stages.append(beat)
         return stages
 
-    def _stage_invariants(self, m: Module, array: MacArray, stage: int, beat: _Beat) -> None:
+    def _stage_invariants(
+        self, m: Module, platform: object, array: MacArray, stage: int, beat: _Beat
+    ) -> None:
         """Pipeline stage ``stage`` holds the shadow's beat: its valid and ``last`` bits, and every register
         equal to what a pipeline-free twin fed the beat's operands computes there (``state_stage*``)."""
         nodes = array.nodes
         twin = build_array(dataclasses.replace(self.params, pipeline=0, dataflow="stream"))
-        m.submodules[f"twin{stage}"] = Fragment.get(twin, None)
+        m.submodules[f"twin{stage}"] = Fragment.get(twin, platform)
         m.d.comb += [
             twin.i_stream.payload.act.eq(beat.act),
             twin.i_stream.payload.weight.eq(beat.weights),
@@ -223,7 +225,7 @@ class ProofHarness(Elaboratable):
             for r in range(p.rows):
                 m.d.comb += Assert(sums[r] == reference.expected[r][:width], "function")
             m.d.comb += Assert(reference.pending, "no_spurious_output")
-        with m.If(reference.transfer):
+        with m.If(reference.fire):
             for total in reference.totals:
                 m.d.comb += Assert(_fits(total, width), "no_wrap")
         m.d.comb += Assert(~reference.overrun, "no_overrun")
@@ -295,7 +297,7 @@ class _Reference:
         self.beats = Signal(range(p.max_beats + 1), name="ref_beats")
         self.overrun = Signal(name="ref_overrun")
         self.index = _beat_index(m, p.max_beats, stages, self.beats)
-        self.transfer = fire = advance & done.valid  # the accumulator stage takes a beat
+        self.fire = fire = advance & done.valid  # the accumulator stage takes a beat
         closes, delivered = fire & done.last, dut.o_stream.valid & dut.o_stream.ready
         m.d.comb += [
             Assume(~entering.valid | entering.last | (self.index[0] < p.max_beats - 1)),
