@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from energy.gates.equivalence import NOT_REQUESTED, Verdict
 from energy.gates.study import measurement_row
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +79,7 @@ def test_committed_results_have_the_benchmark_columns():
             per_mac_pj=lambda: dict.fromkeys(("combinational", "sequential", "leakage", "total"), 1.0)
         ),
         synth=SimpleNamespace(cells={"DFFHQNx1": 1}, area_um2=1.0, cell_count=1),
+        equivalence=Verdict("not checked", NOT_REQUESTED),
         activity={"zero_fraction": 0.3, "outputs": 1},
         critical_path_ps=1.0,
         seconds=dict.fromkeys(("synthesis", "simulation", "pricing"), 1.0),

@@ -3,7 +3,9 @@
 ``python -m energy.gates --array {ternary,int8,fp16} [array parameters]`` runs
 :func:`energy.gates.measure.measure_array` (synthesis, a gate-level simulation on realistic data checked
 bit-exactly against the golden model, liberty power tables) and prints the area, the cells, a
-critical-path estimate, and the energy per MAC split into combinational, sequential and leakage.
+critical-path estimate, whether the netlist is proven equivalent to its RTL (``netlist equivalent to RTL:
+proven / FAILED / not proven / not checked: reason``, :mod:`energy.gates.equivalence`, within
+``--equivalence-timeout-s``), and the energy per MAC split into combinational, sequential and leakage.
 ``--operands model[:DIR]`` measures on a trained model's operands of one projection type
 (:mod:`energy.gates.model_operands`) instead of Gaussian ones.
 
@@ -19,6 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from energy.gates.equivalence import DEFAULT_CLI_TIMEOUT_S, EquivalenceSettings
 from energy.gates.measure import DEFAULT_BEATS, ENGINES, GateMeasurement, measure_array
 from energy.gates.model_operands import DEFAULT_PROJECTION, parse_operands
 from energy.gates.module import DEFAULT_CYCLES, ModuleMeasurement, measure_module
@@ -95,8 +98,30 @@ def build_parser() -> argparse.ArgumentParser:
         default="numpy",
         help="gate-level simulator: NumPy (fast) or cocotb + Verilator on cell models (slow, same toggles)",
     )
+    parser.add_argument(
+        "--equivalence-timeout-s",
+        type=_non_negative_float,
+        default=DEFAULT_CLI_TIMEOUT_S,
+        help="budget of the proof that the netlist is equivalent to its RTL (energy.gates.equivalence; "
+        "0: not checked)",
+    )
     add_module_arguments(parser)
     return parser
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def equivalence_settings(timeout_s: float) -> EquivalenceSettings | None:
+    """The settings of ``--equivalence-timeout-s`` (``None``: not checked)."""
+    return EquivalenceSettings(timeout_s=timeout_s) if timeout_s > 0 else None
 
 
 def add_module_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,6 +160,7 @@ def format_measurement(m: GateMeasurement) -> str:
         f"{m.activity.get('activation_zero_fraction', float('nan')):.3f}, toggle rate "
         f"{m.activity['toggle_rate']:.3f}, all {m.activity['outputs']} outputs bit-exact "
         f"(gate-level simulation: {m.activity['engine']})",
+        m.equivalence.line() + (" (cached)" if m.equivalence.cached else ""),
         "run time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in m.seconds.items()),
         "energy per MAC (pJ): " + ", ".join(f"{k} {v:.5f}" for k, v in per_mac.items()),
     ]
@@ -207,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             flow=FlowSettings(clock_ps=args.abc_clock_ps),
             engine=args.engine,
             operands=parse_operands(args.operands, args.projection, args.layer, args.data),
+            equivalence=equivalence_settings(args.equivalence_timeout_s),
         )
     except (TypeError, ValueError) as error:
         fail(parser.prog, str(error))

@@ -24,6 +24,7 @@ import numpy as np
 from energy.gates.activity import Activity, read_toggles
 from energy.gates.cells import cell_models
 from energy.gates.circuit import Circuit
+from energy.gates.equivalence import NOT_REQUESTED, EquivalenceSettings, Verdict, check_equivalence
 from energy.gates.gatesim import GateSimulator, simulate_prepared
 from energy.gates.liberty import read_library
 from energy.gates.model_operands import ModelSource, model_operands
@@ -62,6 +63,8 @@ class GateMeasurement:
     #: The critical path with the nets of more than :data:`energy.gates.timing.DEFAULT_MAX_FANOUT` pins
     #: driven through modelled buffer trees (:func:`energy.gates.timing.critical_path_ps`).
     buffered_path_ps: float | None = None
+    #: Whether the priced netlist is proven equivalent to its RTL (:mod:`energy.gates.equivalence`).
+    equivalence: Verdict = field(default_factory=lambda: Verdict("not checked", NOT_REQUESTED))
 
 
 def _check_request(engine: str, beats: int, zero: str, operands: str | ModelSource) -> None:
@@ -92,12 +95,15 @@ def measure_array(
     flow: FlowSettings | None = None,
     engine: str = "numpy",
     operands: str | ModelSource = "gaussian",
+    equivalence: EquivalenceSettings | None = None,
 ) -> GateMeasurement:
     """Synthesize, simulate (bit-exact checked) and price one array; see the module docstring.
 
     ``engine`` chooses the gate-level simulator (:data:`ENGINES`); ``zero`` is ``"gaussian"`` or a weight
     zero fraction in [0, 1) (:mod:`energy.gates.realistic`); ``operands`` a
     :class:`energy.gates.model_operands.ModelSource` takes the operands from a trained model instead.
+    ``equivalence`` settings prove the netlist equivalent to its RTL first (cached with the synthesis; not
+    checked when ``None``).
     """
     _check_request(engine, beats, zero, operands)
     settings = settings or EnergySettings()
@@ -111,6 +117,10 @@ def measure_array(
     result = synthesize(verilog, top, pdk=pdk, settings=flow)
     circuit = Circuit(read_netlist(result.netlist, top), read_library(flow.cells, pdk))
     seconds |= {"synthesis": result.seconds, "synthesis_call": time.perf_counter() - started}
+    verdict = Verdict("not checked", NOT_REQUESTED)
+    if equivalence is not None:
+        verdict = check_equivalence(result, equivalence)
+        seconds["equivalence"] = verdict.seconds
     started = time.perf_counter()
     if engine == "numpy":
         data = _operands(params, beats, zero, seed, operands)
@@ -128,7 +138,7 @@ def measure_array(
     critical = critical_path_ps(circuit, settings.slew_ps)
     buffered = critical_path_ps(circuit, settings.slew_ps, DEFAULT_MAX_FANOUT)
     seconds["pricing"] = time.perf_counter() - started
-    return GateMeasurement(params.as_dict(), result, energy, window, critical, seconds, buffered)
+    return GateMeasurement(params.as_dict(), result, energy, window, critical, seconds, buffered, verdict)
 
 
 def _operands(

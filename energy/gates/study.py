@@ -38,6 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from energy.arithmetic import matmul_saving
+from energy.gates.equivalence import DEFAULT_TIMEOUT_S, EquivalenceSettings
 from energy.gates.measure import DEFAULT_BEATS, GateMeasurement, measure_array
 from energy.gates.model_operands import ModelSource
 from energy.gates.module import FLIP_FLOP_PREFIX
@@ -74,6 +75,8 @@ class StudyConfig:
         Array parameters shared by every compared array (the tree is ``signed``, the dataflow ``stream``).
     seed : int
         Seed of the realistic data.
+    equivalence_timeout_s : float
+        Budget of each netlist's equivalence proof (:mod:`energy.gates.equivalence`; 0: not checked).
     """
 
     lanes: tuple[int, ...]
@@ -84,6 +87,7 @@ class StudyConfig:
     max_k: int = DEFAULT_MAX_K
     pipeline: int | str = 0
     seed: int = 1
+    equivalence_timeout_s: float = DEFAULT_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if not self.lanes or any(not isinstance(n, int) or n < 1 for n in self.lanes):
@@ -92,6 +96,14 @@ class StudyConfig:
             raise ValueError(f"measured_rows must be in [1, rows={self.rows}], got {self.measured_rows}")
         if self.beats < 1:
             raise ValueError(f"beats must be positive, got {self.beats}")
+        if not self.equivalence_timeout_s >= 0:
+            raise ValueError(f"equivalence_timeout_s must be >= 0, got {self.equivalence_timeout_s!r}")
+
+    def equivalence(self) -> EquivalenceSettings | None:
+        """The settings of each netlist's equivalence proof (``None``: not checked)."""
+        if self.equivalence_timeout_s == 0:
+            return None
+        return EquivalenceSettings(timeout_s=self.equivalence_timeout_s)
 
     def params(self, array: str, lanes: int, *, rows: int | None = None, **changes) -> ArrayParams:
         """The measured array (``measured_rows`` rows unless ``rows`` is given)."""
@@ -109,7 +121,9 @@ class StudyConfig:
 FULL = StudyConfig(lanes=(16, 64), rows=8, measured_rows=1, sweep_lanes=16, beats=400)
 #: The configuration CI runs: small enough to synthesize in seconds (and measured on one row of two, so that
 #: CI also runs the row-scaling check).
-SMALL = StudyConfig(lanes=(4,), rows=2, measured_rows=1, sweep_lanes=4, beats=64, max_k=64)
+SMALL = StudyConfig(
+    lanes=(4,), rows=2, measured_rows=1, sweep_lanes=4, beats=64, max_k=64, equivalence_timeout_s=20.0
+)
 
 
 def measurement_row(measurement: GateMeasurement, rows: int) -> dict:
@@ -138,6 +152,7 @@ def measurement_row(measurement: GateMeasurement, rows: int) -> dict:
         "energy_per_mac_pJ": per_mac["total"],
         "critical_path_ps": measurement.critical_path_ps,
         "outputs_checked": measurement.activity["outputs"],
+        "netlist_equivalence": measurement.equivalence.summary(),
         "synthesis_s": measurement.seconds["synthesis"],
         "simulation_s": measurement.seconds["simulation"],
         "pricing_s": measurement.seconds["pricing"],
@@ -156,7 +171,9 @@ def activity_columns(measurement: GateMeasurement) -> dict:
 
 
 def _measure(config: StudyConfig, params: ArrayParams, rows: int, pdk, zero: str = "gaussian") -> dict:
-    measurement = measure_array(params, pdk=pdk, beats=config.beats, zero=zero, seed=config.seed)
+    measurement = measure_array(
+        params, pdk=pdk, beats=config.beats, zero=zero, seed=config.seed, equivalence=config.equivalence()
+    )
     return measurement_row(measurement, rows)
 
 
@@ -269,7 +286,12 @@ def model_operand_study(
             for projection in ("", *PROJECTION_TYPES):
                 operands = replace(source, projection=projection) if projection else "gaussian"
                 measurement = measure_array(
-                    params, pdk=pdk, beats=config.beats, seed=config.seed, operands=operands
+                    params,
+                    pdk=pdk,
+                    beats=config.beats,
+                    seed=config.seed,
+                    operands=operands,
+                    equivalence=config.equivalence(),
                 )
                 row = measurement_row(measurement, config.rows) | activity_columns(measurement)
                 records.append(row | {"projection": projection})

