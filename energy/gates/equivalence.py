@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from energy.gates.cells import cell_models
@@ -83,7 +83,6 @@ class Verdict:
     reason: str = ""
     seconds: float = 0.0
     signals: int = 0
-    unproven: list[str] = field(default_factory=list)
     timeout_s: float = DEFAULT_TIMEOUT_S
     cached: bool = False
 
@@ -136,11 +135,13 @@ def prove_netlist(
     settings: EquivalenceSettings | None = None,
     *,
     cells: tuple[str, ...] | None = None,
+    cell_verilog: str | None = None,
     log_to: Path | None = None,
 ) -> Verdict:
     """Prove the netlist text ``netlist`` (module ``top``, Yosys internal names) equivalent to the Verilog
-    ``rtl``; ``registers`` is the flow's :func:`energy.gates.synth.register_map`. Copies the Yosys log to
-    ``log_to`` when given."""
+    ``rtl``; ``registers`` is the flow's :func:`energy.gates.synth.register_map`. The cells are the models
+    of the liberty's ``cells`` (:func:`energy.gates.cells.cell_models`) unless ``cell_verilog`` gives them.
+    Copies the logs (and a counterexample's VCD) beside ``log_to`` when given."""
     settings = settings or EquivalenceSettings()
     flops = registers.get(top, {})
     observed = observed_netlist(netlist, top, flops)
@@ -150,7 +151,9 @@ def prove_netlist(
         work = Path(work)
         (work / "gold.v").write_text(observed_rtl(rtl, top, flops))
         (work / "gate.v").write_text(observed)
-        (work / "cells.v").write_text(cell_models(library, used))
+        (work / "cells.v").write_text(
+            cell_verilog if cell_verilog is not None else cell_models(library, used)
+        )
         verdict = _run(work, top, settings)
         verdict.timeout_s = settings.timeout_s
         if log_to is not None:
@@ -265,12 +268,57 @@ def _script(top: str) -> str:
             "design -copy-from gold -as gold gold",
             "design -copy-from gate -as gate gate",
             f"expose w:*{_OBSERVED}",
-            "miter -equiv -flatten -make_assert gold gate miter",
+            "miter -equiv -flatten -make_outputs gold gate miter",
             "hierarchy -top miter",
             "opt_clean",
-            "write_smt2 -wires miter.smt2",
+            "write_rtlil miter.il",
+            "tee -q -o ports.txt portlist miter",
         ]
     )
+
+
+_SMT_SCRIPT = """read_rtlil miter.il
+read_verilog -formal harness.sv
+hierarchy -top harness
+proc
+flatten
+opt_clean
+async2sync
+write_smt2 -wires miter.smt2"""
+
+
+def harness(ports: str) -> str:
+    """The property around the miter (``ports``: Yosys ``portlist miter``): each flip-flop pair equal, and
+    the outputs equal one cycle later through a register, so that the induction step assumes only the
+    flip-flop pairs (assuming the outputs equal too could contradict the assumed state and prove
+    anything)."""
+    declared = re.findall(r"^(input|output) \[(\d+):0\] (\S+)$", ports, re.M)
+    inputs = [(int(msb), name) for way, msb, name in declared if way == "input"]
+    golds = [(int(msb), name) for way, msb, name in declared if way == "output" and name.startswith("gold_")]
+    lines = [
+        f"module harness({', '.join(_escaped(name) for _, name in inputs)});",
+        *(f"  input [{msb}:0] {_escaped(name)};" for msb, name in inputs),
+        *(f"  wire [{msb}:0] {_escaped(name)}, {_escaped('gate_' + name[5:])};" for msb, name in golds),
+        "  wire trigger;",
+        "  miter miter (",
+        ",\n".join(
+            [f"    .{_escaped(name)}({_escaped(name)})" for _, name in inputs]
+            + [f"    .{_escaped(g)}({_escaped(g)})" for _, name in golds for g in (name, "gate_" + name[5:])]
+            + ["    .trigger(trigger)"]
+        ),
+        "  );",
+        "  reg outputs_differ;",
+    ]
+    clock = next(name for _, name in inputs if name == "in_clk")
+    outputs = [name for _, name in golds if not name.endswith(_OBSERVED)]
+    flops = [name for _, name in golds if name.endswith(_OBSERVED)]
+    differ = " || ".join(f"{_escaped(n)} != {_escaped('gate_' + n[5:])}" for n in outputs) or "1'b0"
+    lines.append(f"  always @(posedge {_escaped(clock)}) outputs_differ <= {differ};")
+    lines.append("  always @* begin")
+    lines.append("    assert (!outputs_differ);")
+    lines += [f"    assert ({_escaped(n)} == {_escaped('gate_' + n[5:])});" for n in flops]
+    lines += ["  end", "endmodule"]
+    return "\n".join(lines) + "\n"
 
 
 def _run_bounded(
@@ -296,10 +344,12 @@ def _run_bounded(
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
-def _yosys(work: Path, script: str, timeout_s: float) -> subprocess.CompletedProcess | None:
-    """Run ``script`` in ``work`` (log ``equiv.log``); ``None`` when it ran out of time."""
-    (work / "equiv.ys").write_text(script + "\n")
-    command = [sys.executable, "-c", _YOSYS, "-q", "-s", "equiv.ys", "-l", "equiv.log"]
+def _yosys(
+    work: Path, script: str, timeout_s: float, log: str = "equiv"
+) -> subprocess.CompletedProcess | None:
+    """Run ``script`` in ``work`` (log ``<log>.log``); ``None`` when it ran out of time."""
+    (work / f"{log}.ys").write_text(script + "\n")
+    command = [sys.executable, "-c", _YOSYS, "-q", "-s", f"{log}.ys", "-l", f"{log}.log"]
     return _run_bounded(command, work, timeout_s)
 
 
@@ -326,6 +376,12 @@ def _run(work: Path, top: str, settings: EquivalenceSettings) -> Verdict:
     if boxes:
         reason = f"cells without a model remain (black boxes): {', '.join(boxes)}"
         return Verdict("not checked", reason, time.perf_counter() - started)
+    (work / "harness.sv").write_text(harness((work / "ports.txt").read_text()))
+    run = _yosys(work, _SMT_SCRIPT, settings.timeout_s, log="smt2")
+    if run is None:
+        return Verdict("not checked", f"time-out after {settings.timeout_s:g} s, writing the induction")
+    if run.returncode != 0:
+        raise RuntimeError(f"Yosys failed writing the induction of {top}: {_tail(work / 'smt2.log')}")
     paired = len(re.findall(rf"{_OBSERVED} ;", (work / "gate.v").read_text())) // 2
     unpaired = _unpaired(work, paired)
     remaining = settings.timeout_s - (time.perf_counter() - started)

@@ -1,0 +1,156 @@
+"""Equivalence of the priced netlists to their RTL (energy.gates.equivalence): proofs, mutants, guards."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from energy.gates.cells import cell_models
+from energy.gates.equivalence import (
+    NOT_REQUESTED,
+    EquivalenceSettings,
+    Verdict,
+    check_equivalence,
+    prove_netlist,
+    same_up_to_renaming,
+)
+from energy.gates.liberty import read_library
+from energy.gates.synth import NAMED_NETLIST, REGISTERS_JSON, register_map, synthesize
+from hw.generate import verilog_for
+from hw.params import ArrayParams
+
+#: Small enough to prove in about a second each (a short max_k keeps the accumulator narrow).
+PROVABLE = {
+    "ternary": ArrayParams("ternary", 2, 1, max_k=16),
+    "ternary-pipelined": ArrayParams("ternary", 4, 1, max_k=16, pipeline="full"),
+}
+FLOP = "DFFHQNx1_ASAP7_75t_R"
+
+
+def synthesized(params: ArrayParams):
+    top = params.default_name()
+    return synthesize(verilog_for(params, name=top, unit_modules=True), top)
+
+
+@pytest.fixture(scope="module")
+def ternary():
+    """The small ternary array's synthesis and the inputs of a proof."""
+    result = synthesized(PROVABLE["ternary"])
+    folder = result.netlist.parent
+    registers = json.loads((folder / REGISTERS_JSON).read_text())
+    return result, (folder / "design.v").read_text(), (folder / NAMED_NETLIST).read_text(), registers
+
+
+@pytest.mark.parametrize("name", sorted(PROVABLE))
+def test_small_netlists_are_proven_equivalent(name):
+    result = synthesized(PROVABLE[name])
+    verdict = check_equivalence(result, use_cache=False)
+    assert verdict.status == "proven", verdict.reason
+    flops = result.cells[FLOP]
+    assert verdict.signals == flops  # every flip-flop paired with a register bit
+    assert verdict.line().startswith("netlist equivalent to RTL: proven (")
+    assert check_equivalence(result).cached  # stored beside the netlist
+
+
+def test_one_changed_gate_is_not_equivalent(ternary):
+    result, rtl, named, registers = ternary
+    # the inverter that drives an output bit becomes a buffer: one gate changed
+    driver = re.search(
+        r"INVx1_ASAP7_75t_R\s+(\S+)\s+\(\s*\.A\([^)]*\),\s*\.Y\(o_stream__payload\[0\]\)", named
+    )
+    assert driver is not None
+    mutant = (
+        named[: driver.start()] + "BUFx2_ASAP7_75t_R" + named[driver.start() + len("INVx1_ASAP7_75t_R") :]
+    )
+    verdict = prove_netlist(rtl, mutant, result.top, registers)
+    assert verdict.status == "FAILED", verdict.reason
+    assert "counterexample" in verdict.reason
+
+
+def test_a_changed_gate_inside_the_tree_is_not_equivalent(ternary):
+    result, rtl, named, registers = ternary
+    start = named.index("XNOR2xp5_ASAP7_75t_R")
+    mutant = named[:start] + "XOR2xp5_ASAP7_75t_R" + named[start + len("XNOR2xp5_ASAP7_75t_R") :]
+    assert prove_netlist(rtl, mutant, result.top, registers).status == "FAILED"
+
+
+def test_a_black_boxed_cell_is_never_proven(ternary):
+    """The known false proof: a cell without a model leaves its outputs free; the guard reports it."""
+    result, rtl, named, registers = ternary
+    used = {m.group(1) for m in re.finditer(r"^\s*(\w+_ASAP7_75t_R)\s", named, re.M)}
+    models = cell_models(read_library(), used - {"XNOR2xp5_ASAP7_75t_R"})
+    models += "(* blackbox *)\nmodule XNOR2xp5_ASAP7_75t_R (A, B, Y);\n input A, B;\n output Y;\nendmodule\n"
+    verdict = prove_netlist(rtl, named, result.top, registers, cell_verilog=models)
+    assert verdict.status == "not checked"
+    assert "(black boxes): XNOR2xp5_ASAP7_75t_R" in verdict.reason
+
+
+def test_a_proof_past_its_budget_is_not_checked(ternary):
+    result, rtl, named, registers = ternary
+    verdict = prove_netlist(rtl, named, result.top, registers, EquivalenceSettings(timeout_s=0.05))
+    assert verdict.status == "not checked"
+    assert verdict.reason.startswith("time-out after 0.05 s")
+
+
+def test_an_unpaired_flip_flop_is_not_proven(ternary):
+    result, rtl, named, registers = ternary
+    flops = dict(registers[result.top])
+    flops.pop(sorted(flops)[0])
+    verdict = prove_netlist(rtl, named, result.top, {result.top: flops})
+    assert verdict.status == "not proven"
+    assert "1 of the netlist's" in verdict.reason
+
+
+def test_the_named_netlist_is_the_priced_one_renamed(ternary):
+    result, _, named, _ = ternary
+    priced = result.netlist.read_text()
+    assert same_up_to_renaming(priced, named)
+    private = re.search(r"_\d+_", priced).group(0)
+    assert not same_up_to_renaming(priced.replace(f".A({private})", ".A(clk)", 1), named)
+    assert not same_up_to_renaming(priced.replace("INVx1", "BUFx2", 1), named)
+
+
+def test_register_map_follows_the_inverter_dfflibmap_adds():
+    design = {
+        "modules": {
+            "top": {
+                "netnames": {
+                    "acc": {"hide_name": 0, "bits": [5, 6]},
+                    "$q": {"hide_name": 1, "bits": [7]},
+                },
+                "cells": {
+                    "$ff0": {"type": FLOP, "connections": {"CLK": [2], "D": [3], "QN": [5]}},
+                    "$ff1": {"type": FLOP, "connections": {"CLK": [2], "D": [4], "QN": [7]}},
+                    "$not": {"type": "$_NOT_", "connections": {"A": [7], "Y": [6]}},
+                },
+            }
+        }
+    }
+    assert register_map(design, {FLOP: "QN"}) == {
+        "top": {"$ff0": ["acc", 0, False], "$ff1": ["acc", 1, True]}
+    }
+
+
+def test_settings_and_defaults():
+    with pytest.raises(ValueError, match="timeout_s"):
+        EquivalenceSettings(timeout_s=0)
+    assert Verdict("not checked", NOT_REQUESTED).summary() == "not checked: not requested"
+
+
+def test_the_cli_prints_the_verdict():
+    run = subprocess.run(
+        [sys.executable, "-m", "energy.gates", "--array", "ternary", "--lanes", "2", "--rows", "1"]
+        + ["--max-k", "16", "--beats", "16"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "netlist equivalent to RTL: proven (" in run.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "energy.gates", "--array", "ternary", "--equivalence-timeout-s", "-1"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
