@@ -54,7 +54,7 @@ def test_small_netlists_are_proven_equivalent(name):
     assert check_equivalence(result).cached  # stored beside the netlist
 
 
-def test_one_changed_gate_is_not_equivalent(ternary):
+def test_one_changed_gate_is_not_equivalent(ternary, tmp_path):
     result, rtl, named, registers = ternary
     # the inverter that drives an output bit becomes a buffer: one gate changed
     driver = re.search(
@@ -64,9 +64,10 @@ def test_one_changed_gate_is_not_equivalent(ternary):
     mutant = (
         named[: driver.start()] + "BUFx2_ASAP7_75t_R" + named[driver.start() + len("INVx1_ASAP7_75t_R") :]
     )
-    verdict = prove_netlist(rtl, mutant, result.top, registers)
+    verdict = prove_netlist(rtl, mutant, result.top, registers, log_to=tmp_path / "equivalence.log")
     assert verdict.status == "FAILED", verdict.reason
-    assert "counterexample" in verdict.reason
+    assert f"{tmp_path.name}/counterexample.vcd" in verdict.reason
+    assert (tmp_path / "counterexample.vcd").read_text().startswith("$")  # the solver's trace
 
 
 def test_a_changed_gate_inside_the_tree_is_not_equivalent(ternary):

@@ -23,8 +23,11 @@
     the levelized NumPy gate simulator, and the VCD toggle reader of the cocotb + Verilator flow.
 ``energy.gates.power``, ``energy.gates.timing``
     pricing toggles with the liberty's power tables; the critical-path estimate.
+``energy.gates.equivalence``
+    the proof that a priced netlist is equivalent to its RTL (flip-flops paired with register bits,
+    induction with smtbmc and Yices), its verdict cached with the synthesis.
 ``energy.gates.measure``
-    one measurement: synthesize, simulate bit-exact, price, time.
+    one measurement: synthesize, prove equivalent (when asked), simulate bit-exact, price, time.
 ``energy.gates.study``, ``energy.gates.plots``
     the study (ternary vs int8 vs FP16, trees, pipelining, zero sweep, row scaling, model operands per
     projection type) and its figures.

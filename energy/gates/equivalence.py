@@ -1,30 +1,35 @@
-"""Equivalence of a priced ASAP7 netlist to the RTL it was synthesized from, proved with Yosys.
+"""Equivalence of a priced ASAP7 netlist to the RTL it was synthesized from, proved by induction.
 
-:func:`check_equivalence` proves that the mapped netlist of a :class:`energy.gates.synth.SynthResult` is
-equivalent, cycle for cycle from any state that the two designs share, to the Verilog it came from:
+:func:`check_equivalence` proves that the mapped netlist of a :class:`energy.gates.synth.SynthResult`
+computes, cycle for cycle, what the Verilog it came from computes:
 
 1. **The cells** are the Verilog models made from the liberty functions (:mod:`energy.gates.cells`, the
-   ones the gate simulators use). Guard against the known false proof: after ``flatten`` no cell of the
-   netlist may remain a black box (a cell without a model would leave its outputs free, or make them
-   vanish); if one does the netlist is *not checked*, never proven.
-2. **The state correspondence.** ABC renames every net, so the flip-flops of the netlist no longer carry
-   the names of the RTL's registers. The flow records which register bit each flip-flop holds, and whether
-   inverted (:func:`energy.gates.synth.register_map`; ASAP7's DFFHQN keeps the complement), and keeps the
-   netlist with Yosys's internal names (``named.v``). Both designs get one observation wire per flip-flop
-   (``\\<register>[<bit>]__flop``: the flip-flop's output in the netlist, the register bit or its complement
-   in the RTL); observation wires add no logic to either design. ``named.v`` is checked to be the priced
-   ``netlist.v`` token for token, up to a one-to-one renaming of the internal names
-   (:func:`same_up_to_renaming`).
-3. **The proof**: ``equiv_make`` pairs the ports and the observation wires, ``equiv_simple`` proves what
-   a combinational cone shows, ``equiv_induct`` the rest by induction (assume every pair equal at a cycle,
-   prove them equal at the next), ``equiv_status -assert``. Induction over a register correspondence is
-   complete for a netlist whose flip-flops each hold one register bit, which is what the flow maps.
-4. **When the proof fails**, a bounded search from reset looks for a difference on the outputs (``miter
-   -equiv``, ``sat -seq``, reset held in the first cycle): a netlist with a difference is *FAILED* with the
-   cycle it shows at; one whose induction fails without a difference within the bound is *not proven*.
+   ones the gate simulators use). Guard against the known false proof: after ``flatten`` no cell may
+   remain a black box (a cell without a model leaves its outputs free); if one does, the netlist is *not
+   checked*, never proven.
+2. **The state correspondence.** ABC renames every net, so the netlist's flip-flops no longer carry the
+   names of the RTL's registers. The flow records which register bit each flip-flop holds, and whether as
+   its complement (:func:`energy.gates.synth.register_map`; ASAP7's DFFHQN has only ``QN``), and keeps the
+   netlist with Yosys's internal names (``named.v``), checked to be the priced ``netlist.v`` token for
+   token up to a one-to-one renaming of those names (:func:`same_up_to_renaming`). Both designs get one
+   observation wire per flip-flop, ``\\<register>[<bit>]__flop``: the register bit in the RTL, and in the
+   netlist the flip-flop's output (through an inverter where it holds the complement, and the logic reads
+   it back through a second one: :func:`observed_netlist`).
+3. **The proof** (``miter -equiv`` of the two designs in the :func:`harness`, ``write_smt2``, smtbmc with
+   Yices): one induction step, from *any* state in which every flip-flop pair is equal and on any input,
+   the outputs are equal and, a cycle later, every pair is equal again. The step assumes only the pairs
+   (the outputs are compared through a register), so an assumption cannot contradict itself and prove a
+   wrong netlist. When the flip-flops and the register bits pair one to one (checked), every state of the
+   netlist is some state of the RTL, so the step covers every state, power-up and reset included: the
+   netlist is *proven* equivalent. A failing step with every flip-flop paired is a real difference of the
+   next-state or output logic: *FAILED*, with the solver's counterexample (``counterexample.vcd`` beside
+   the netlist). With flip-flops left unpaired the verdict is *not proven*.
 
-A proof that does not finish within its time budget is reported as not checked (time-out), with how far
-it got. Verdicts are cached in the synthesis folder (``equivalence.json``) beside the netlist they speak of.
+A proof that does not finish within its budget (:class:`EquivalenceSettings`) is *not checked*, with the
+stage it reached; the solver is killed with it. Verdicts are cached in the synthesis folder
+(``equivalence.json``, the logs in ``equivalence.log``) beside the netlist they speak of. The solver's
+time grows fast with the logic between flip-flops: small and pipelined arrays prove in seconds, a
+multiplier or a wide unpipelined tree runs past a minute (``benchmarks/equivalence.py``).
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -43,13 +47,13 @@ from pathlib import Path
 
 from energy.gates.cells import cell_models
 from energy.gates.liberty import read_library
-from energy.gates.synth import _YOSYS, NAMED_NETLIST, REGISTERS_JSON, SynthResult
+from energy.gates.synth import NAMED_NETLIST, REGISTERS_JSON, YOSYS_COMMAND, SynthResult
 from sim.prove import SMTBMC, tool_environment
 
 #: Seconds a proof may take unless told otherwise (``python -m energy.gates`` gives it less).
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_CLI_TIMEOUT_S = 60.0
-VERDICT_JSON = "equivalence.json"
+VERDICT_JSON, TRACE = "equivalence.json", "counterexample.vcd"
 #: The reason of a verdict on a netlist nobody asked to check.
 NOT_REQUESTED = "not requested"
 STATUSES = ("proven", "FAILED", "not proven", "not checked")
@@ -144,6 +148,10 @@ def prove_netlist(
     Copies the logs (and a counterexample's VCD) beside ``log_to`` when given."""
     settings = settings or EquivalenceSettings()
     flops = registers.get(top, {})
+    bits = {(wire, bit) for wire, bit, _ in flops.values()}
+    if len(bits) != len(flops):
+        reason = f"{len(flops) - len(bits)} flip-flops hold a register bit another one holds too"
+        return Verdict("not proven", reason, timeout_s=settings.timeout_s)
     observed = observed_netlist(netlist, top, flops)
     used = {match.group(1) for match in re.finditer(r"^\s*(\w+_ASAP7_75t_R)\s", netlist, re.M)}
     library = read_library(cells) if cells else read_library()
@@ -154,13 +162,15 @@ def prove_netlist(
         (work / "cells.v").write_text(
             cell_verilog if cell_verilog is not None else cell_models(library, used)
         )
-        verdict = _run(work, top, settings)
+        verdict = _run(work, top, settings, len(bits))
         verdict.timeout_s = settings.timeout_s
         if log_to is not None:
             logs = [work / name for name in ("equiv.log", "smtbmc.log") if (work / name).exists()]
             log_to.write_text("".join(log.read_text() for log in logs))
-            if (work / "counterexample.vcd").exists():
-                shutil.copyfile(work / "counterexample.vcd", log_to.with_name("counterexample.vcd"))
+            if (work / TRACE).exists():
+                shutil.copyfile(work / TRACE, log_to.with_name(TRACE))
+                where = f"{log_to.parent.name}/{TRACE} in the synthesis cache"
+                verdict.reason = verdict.reason.replace(f"in {TRACE}", f"in {where}")
     return verdict
 
 
@@ -349,14 +359,14 @@ def _yosys(
 ) -> subprocess.CompletedProcess | None:
     """Run ``script`` in ``work`` (log ``<log>.log``); ``None`` when it ran out of time."""
     (work / f"{log}.ys").write_text(script + "\n")
-    command = [sys.executable, "-c", _YOSYS, "-q", "-s", f"{log}.ys", "-l", f"{log}.log"]
+    command = [*YOSYS_COMMAND, "-q", "-s", f"{log}.ys", "-l", f"{log}.log"]
     return _run_bounded(command, work, timeout_s)
 
 
 def _induction(work: Path, timeout_s: float) -> str:
     """One induction step with smtbmc and Yices: from any pair of states whose flip-flops hold their
     registers' bits, one cycle on any input keeps every pair equal. Returns smtbmc's status."""
-    command = [SMTBMC, "-s", "yices", "-i", "-t", "1", "--dump-vcd", "counterexample.vcd", "miter.smt2"]
+    command = [SMTBMC, "-s", "yices", "-i", "-t", "1", "--dump-vcd", TRACE, "miter.smt2"]
     run = _run_bounded(command, work, timeout_s, env=tool_environment())
     if run is None:
         return "TIMEOUT"
@@ -365,7 +375,7 @@ def _induction(work: Path, timeout_s: float) -> str:
     return status[-1] if status else "ERROR"
 
 
-def _run(work: Path, top: str, settings: EquivalenceSettings) -> Verdict:
+def _run(work: Path, top: str, settings: EquivalenceSettings, paired: int) -> Verdict:
     started = time.perf_counter()
     run = _yosys(work, _script(top), settings.timeout_s)
     if run is None:
@@ -382,7 +392,6 @@ def _run(work: Path, top: str, settings: EquivalenceSettings) -> Verdict:
         return Verdict("not checked", f"time-out after {settings.timeout_s:g} s, writing the induction")
     if run.returncode != 0:
         raise RuntimeError(f"Yosys failed writing the induction of {top}: {_tail(work / 'smt2.log')}")
-    paired = len(re.findall(rf"{_OBSERVED} ;", (work / "gate.v").read_text())) // 2
     unpaired = _unpaired(work, paired)
     remaining = settings.timeout_s - (time.perf_counter() - started)
     status = _induction(work, max(remaining, 1.0))
@@ -397,7 +406,7 @@ def _run(work: Path, top: str, settings: EquivalenceSettings) -> Verdict:
         return Verdict("not checked", reason, seconds, signals)
     if status != "FAILED":
         raise RuntimeError(f"smtbmc failed on the equivalence of {top}: {_tail(work / 'smtbmc.log')}")
-    trace = "a counterexample trace is in counterexample.vcd"
+    trace = f"a counterexample trace is in {TRACE}"
     if unpaired:
         return Verdict("not proven", f"the induction fails and {unpaired}; {trace}", seconds, signals)
     reason = f"from a pair of corresponding states one cycle makes outputs or flip-flops differ; {trace}"

