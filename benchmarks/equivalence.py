@@ -6,17 +6,24 @@ times to the ``equivalence`` section of ``benchmarks/RESULTS.md`` (a time-out is
 proven).
 
     python benchmarks/equivalence.py [--timeout-s 60]
+    python benchmarks/equivalence.py --study [--timeout-s 60]
+
+``--study`` instead checks the netlists of the gate-level study's compared arrays
+(:data:`energy.gates.study.FULL`, the rows of ``benchmarks/results/gate_level.csv``): each is synthesized
+again (the flow is deterministic; its cell count must match the CSV's, or the script stops) and its verdict
+written to the CSV's ``netlist_equivalence`` column and to the ``equivalence-study`` section.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import pandas as pd
 
 from energy.gates.equivalence import EquivalenceSettings, check_equivalence
-from energy.gates.study import markdown
+from energy.gates.study import FULL, markdown
 from energy.gates.synth import synthesize
 from hw.generate import verilog_for
 from hw.params import ArrayParams
@@ -26,6 +33,7 @@ try:
 except ImportError:  # run as a script from the benchmarks folder
     from results import write_section
 
+MEASURED_CSV = Path(__file__).resolve().parent / "results" / "gate_level.csv"
 #: From the sizes pytest proves up to the study's, ternary then int8 and FP16.
 CONFIGS = (
     ArrayParams("ternary", 2, 1, max_k=16),
@@ -61,11 +69,44 @@ def measure(params: ArrayParams, settings: EquivalenceSettings) -> dict:
     return record
 
 
+def check_study(settings: EquivalenceSettings, path: Path = MEASURED_CSV) -> pd.DataFrame:
+    """The verdicts on the study's compared arrays, written into the CSV at ``path``."""
+    frame = pd.read_csv(path)
+    verdicts, records = [], []
+    for row in frame.itertuples(index=False):
+        params = FULL.params(row.array, int(row.lanes), tree=row.tree, dataflow=row.dataflow)
+        top = params.default_name()
+        result = synthesize(verilog_for(params, name=top, unit_modules=True), top)
+        scaled = round(result.cell_count * row.rows / row.measured_rows)
+        if scaled != row.cells:
+            raise SystemExit(f"{top}: {scaled} cells now, {row.cells} in {path.name}: not the same netlist")
+        verdict = check_equivalence(result, settings)
+        print(f"{top}: {verdict.line()}", flush=True)
+        verdicts.append(verdict.summary())
+        records.append(
+            {"array": row.array, "lanes": row.lanes, "cells": result.cell_count}
+            | {"verdict": verdict.summary(), "proof_s": verdict.seconds}
+        )
+    frame["netlist_equivalence"] = verdicts
+    frame.to_csv(path, index=False)
+    return pd.DataFrame(records)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout-s", type=float, default=60.0, help="budget of each proof")
+    parser.add_argument("--study", action="store_true", help="check the gate-level study's netlists")
     args = parser.parse_args()
     settings = EquivalenceSettings(timeout_s=args.timeout_s)
+    suffix = f" --timeout-s {args.timeout_s:g}" if args.timeout_s != 60.0 else ""
+    if args.study:
+        body = (
+            "The netlists of the gate-level study's compared arrays (one row synthesized, "
+            f"`benchmarks/results/gate_level.csv`), budget {args.timeout_s:g} s each.\n\n"
+            + markdown(check_study(settings))
+        )
+        write_section("equivalence-study", body, "python benchmarks/equivalence.py --study" + suffix)
+        return
     frame = pd.DataFrame([measure(params, settings) for params in CONFIGS])
     body = "\n".join(
         [
@@ -76,10 +117,7 @@ def main() -> None:
             markdown(frame),
         ]
     )
-    command = "python benchmarks/equivalence.py" + (
-        f" --timeout-s {args.timeout_s:g}" if args.timeout_s != 60.0 else ""
-    )
-    write_section("equivalence", body, command)
+    write_section("equivalence", body, "python benchmarks/equivalence.py" + suffix)
 
 
 if __name__ == "__main__":

@@ -13,19 +13,9 @@ import argparse
 import sys
 import time
 
-from model.cli import OneLineErrorParser, fail, positive_int
+from model.cli import OneLineErrorParser, fail, non_negative_float, positive_int
 from model.infer import BUNDLED_CHECKPOINT, load_model
 from model.tokenizer import decode, encode
-
-
-def _temperature(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", default=str(BUNDLED_CHECKPOINT), help="transformers-layout folder")
     parser.add_argument("--prompt", default="ROMEO:", help="the text to continue")
     parser.add_argument("--tokens", type=positive_int, default=200, help="tokens to generate")
-    parser.add_argument("--temperature", type=_temperature, default=0.0, help="0: greedy")
+    parser.add_argument("--temperature", type=non_negative_float, default=0.0, help="0: greedy")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the sampling")
     return parser
 

@@ -29,7 +29,7 @@ from energy.gates.power import DEFAULT_CLOCK_PS, DEFAULT_SLEW_PS, EnergySettings
 from energy.gates.realistic import check_zero
 from energy.gates.synth import FlowSettings
 from hw.generate import add_array_arguments, params_from_arguments
-from model.cli import OneLineErrorParser, fail, non_negative_int, positive_int
+from model.cli import OneLineErrorParser, fail, non_negative_float, non_negative_int, positive_int
 from model.data import DEFAULT_DATA
 from model.operands import PROJECTION_TYPES
 
@@ -100,23 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--equivalence-timeout-s",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=DEFAULT_CLI_TIMEOUT_S,
         help="budget of the proof that the netlist is equivalent to its RTL (energy.gates.equivalence; "
         "0: not checked)",
     )
     add_module_arguments(parser)
     return parser
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def equivalence_settings(timeout_s: float) -> EquivalenceSettings | None:

@@ -379,7 +379,8 @@ def _run(work: Path, top: str, settings: EquivalenceSettings, paired: int) -> Ve
     started = time.perf_counter()
     run = _yosys(work, _script(top), settings.timeout_s)
     if run is None:
-        return Verdict("not checked", f"time-out after {settings.timeout_s:g} s, building the miter")
+        reason = f"time-out after {settings.timeout_s:g} s, building the miter"
+        return Verdict("not checked", reason, time.perf_counter() - started)
     if run.returncode != 0:
         raise RuntimeError(f"Yosys failed on the equivalence of {top}: {_tail(work / 'equiv.log')}")
     boxes = _black_boxes(work)
@@ -389,7 +390,8 @@ def _run(work: Path, top: str, settings: EquivalenceSettings, paired: int) -> Ve
     (work / "harness.sv").write_text(harness((work / "ports.txt").read_text()))
     run = _yosys(work, _SMT_SCRIPT, settings.timeout_s, log="smt2")
     if run is None:
-        return Verdict("not checked", f"time-out after {settings.timeout_s:g} s, writing the induction")
+        reason = f"time-out after {settings.timeout_s:g} s, writing the induction"
+        return Verdict("not checked", reason, time.perf_counter() - started)
     if run.returncode != 0:
         raise RuntimeError(f"Yosys failed writing the induction of {top}: {_tail(work / 'smt2.log')}")
     unpaired = _unpaired(work, paired)

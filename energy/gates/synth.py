@@ -18,8 +18,8 @@ For the equivalence check (:mod:`energy.gates.equivalence`) the flow also keeps 
 netlist's flip-flops to the RTL's registers, without changing the netlist: the same netlist written with
 Yosys's internal names (``named.v``: ``write_verilog -norename``; the priced ``netlist.v`` renames them
 ``_<n>_``), and, read from the design as it is between ``dfflibmap`` and ``abc`` (where each flip-flop still
-drives its register's wire), which register bit each flip-flop holds and whether inverted
-(``registers.json``, :func:`register_map`).
+drives its register's wire; a second Yosys run of the same first steps, :func:`_premap_script`), which
+register bit each flip-flop holds and whether inverted (``registers.json``, :func:`register_map`).
 
 Results are cached in ``build/synth/<top>-<key>/`` (``$BITNET_SYNTH_CACHE`` elsewhere), the key a hash of
 the Verilog, the top name, the flow settings, the trimmed liberty's text and the Yosys version: a repeated
@@ -145,7 +145,6 @@ def _script(top: str, settings: FlowSettings) -> str:
             "read_verilog -sv design.v",
             f"synth -top {top}",
             "dfflibmap -liberty cells.lib",
-            f"write_json {PREMAP_JSON}",
             f"abc{clock} -liberty cells.lib",
             "flatten",
             "setundef -zero",
@@ -154,6 +153,20 @@ def _script(top: str, settings: FlowSettings) -> str:
             "tee -q -o stat.json stat -json -liberty cells.lib",
             "write_verilog -noattr -noexpr -nohex -nodec netlist.v",
             f"write_verilog -norename -noattr -noexpr -nohex -nodec {NAMED_NETLIST}",
+        ]
+    )
+
+
+def _premap_script(top: str) -> str:
+    """The flow's first steps again, ending where each flip-flop still drives its register's wire, and the
+    design written as JSON. A second Yosys run: ``write_json`` sorts the design, and ABC's result depends
+    on the order it is given the cells, so writing it inside the flow would change the priced netlist."""
+    return "\n".join(
+        [
+            "read_verilog -sv design.v",
+            f"synth -top {top}",
+            "dfflibmap -liberty cells.lib",
+            f"write_json {PREMAP_JSON}",
         ]
     )
 
@@ -172,7 +185,7 @@ def synthesize(
         "verilog": hashlib.sha256(verilog.encode()).hexdigest(),
         "top": top,
         "settings": asdict(settings),
-        "script": _script(top, settings),
+        "script": [_script(top, settings), _premap_script(top)],
         "liberty": liberty.name,
         "yosys": yosys_version(),
     }
@@ -215,6 +228,17 @@ def _run_flow(
         log = staging / "yosys.log"
         tail = log.read_text()[-1500:] if log.exists() else run.stderr[-1500:]
         raise RuntimeError(f"Yosys failed on {top} (exit {run.returncode}); end of {log}:\n{tail}")
+    (staging / "premap.ys").write_text(_premap_script(top) + "\n")
+    run = subprocess.run(
+        [*YOSYS_COMMAND, "-q", "-s", "premap.ys", "-l", "premap.log"],
+        cwd=staging,
+        capture_output=True,
+        text=True,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(
+            f"Yosys failed on {top}'s register map (exit {run.returncode}): {run.stderr[-800:]}"
+        )
     premap = staging / PREMAP_JSON
     registers = register_map(json.loads(premap.read_text()), flop_outputs)
     (staging / REGISTERS_JSON).write_text(json.dumps(registers, indent=1, sort_keys=True))
