@@ -69,7 +69,8 @@ class EquivalenceSettings:
     Parameters
     ----------
     timeout_s : float
-        Wall-clock budget of the Yosys run; past it the netlist is reported not checked (time-out).
+        Wall-clock budget of the whole check (both Yosys runs and the solver); past it the netlist is
+        reported not checked (time-out).
     """
 
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -388,7 +389,9 @@ def _run(work: Path, top: str, settings: EquivalenceSettings, paired: int) -> Ve
         reason = f"cells without a model remain (black boxes): {', '.join(boxes)}"
         return Verdict("not checked", reason, time.perf_counter() - started)
     (work / "harness.sv").write_text(harness((work / "ports.txt").read_text()))
-    run = _yosys(work, _SMT_SCRIPT, settings.timeout_s, log="smt2")
+    run = _yosys(
+        work, _SMT_SCRIPT, max(settings.timeout_s - (time.perf_counter() - started), 1.0), log="smt2"
+    )
     if run is None:
         reason = f"time-out after {settings.timeout_s:g} s, writing the induction"
         return Verdict("not checked", reason, time.perf_counter() - started)
