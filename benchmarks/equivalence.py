@@ -8,8 +8,9 @@ proven).
     python benchmarks/equivalence.py [--timeout-s 60]
     python benchmarks/equivalence.py --study [--timeout-s 60]
 
-``--study`` instead checks the netlists of the gate-level study's compared arrays
-(:data:`energy.gates.study.FULL`, the rows of ``benchmarks/results/gate_level.csv``): each is synthesized
+``--study`` instead checks the netlists of the gate-level study (:data:`energy.gates.study.FULL`): the
+compared arrays (the rows of ``benchmarks/results/gate_level.csv``) and the ternary tree and pipeline
+variants. Each compared array is synthesized
 again (the flow is deterministic; its cell count must match the CSV's, or the script stops) and its verdict
 written to the CSV's ``netlist_equivalence`` column and to the ``equivalence-study`` section.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from energy.gates.equivalence import EquivalenceSettings, check_equivalence
-from energy.gates.study import FULL, markdown
+from energy.gates.study import FULL, markdown, micro_params
 from energy.gates.synth import synthesize
 from hw.generate import verilog_for
 from hw.params import ArrayParams
@@ -92,6 +93,26 @@ def check_study(settings: EquivalenceSettings, path: Path = MEASURED_CSV) -> pd.
     return pd.DataFrame(records)
 
 
+def check_micro(settings: EquivalenceSettings) -> pd.DataFrame:
+    """The verdicts on the study's tree and pipeline variants (:func:`energy.gates.study.micro_params`)."""
+    records = []
+    for params in micro_params(FULL):
+        top = params.default_name()
+        result = synthesize(verilog_for(params, name=top, unit_modules=True), top)
+        verdict = check_equivalence(result, settings)
+        print(f"{top}: {verdict.line()}", flush=True)
+        records.append(
+            {
+                "tree": params.tree,
+                "pipeline": params.pipeline,
+                "lanes": params.lanes,
+                "cells": result.cell_count,
+            }
+            | {"verdict": verdict.summary(), "proof_s": verdict.seconds}
+        )
+    return pd.DataFrame(records)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout-s", type=float, default=60.0, help="budget of each proof")
@@ -104,6 +125,8 @@ def main() -> None:
             "The netlists of the gate-level study's compared arrays (one row synthesized, "
             f"`benchmarks/results/gate_level.csv`), budget {args.timeout_s:g} s each.\n\n"
             + markdown(check_study(settings))
+            + "\n\nThe study's ternary tree and pipeline variants (`micro_architectures`, one row):\n\n"
+            + markdown(check_micro(settings))
         )
         write_section("equivalence-study", body, "python benchmarks/equivalence.py --study" + suffix)
         return

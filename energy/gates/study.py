@@ -229,12 +229,16 @@ def headline(frame: pd.DataFrame, tables: EnergyTables | None = None) -> pd.Data
 
 def micro_architectures(config: StudyConfig, *, pdk: str | Path | None = None) -> pd.DataFrame:
     """The ternary array's trees (signed, split) without and with a full pipeline, at ``sweep_lanes``."""
-    records = []
-    for tree in ("signed", "split"):
-        for pipeline in (0, "full"):
-            params = config.params("ternary", config.sweep_lanes, tree=tree, pipeline=pipeline)
-            records.append(_measure(config, params, config.rows, pdk))
-    return pd.DataFrame(records)
+    return pd.DataFrame([_measure(config, params, config.rows, pdk) for params in micro_params(config)])
+
+
+def micro_params(config: StudyConfig) -> list[ArrayParams]:
+    """The arrays :func:`micro_architectures` measures: both trees, no pipeline and fully pipelined."""
+    return [
+        config.params("ternary", config.sweep_lanes, tree=tree, pipeline=pipeline)
+        for tree in ("signed", "split")
+        for pipeline in (0, "full")
+    ]
 
 
 def zero_sweep(
