@@ -28,6 +28,7 @@ from energy.gates.study import FULL, markdown, micro_params
 from energy.gates.synth import synthesize
 from hw.generate import verilog_for
 from hw.params import ArrayParams
+from model.cli import positive_float
 
 try:
     from benchmarks.results import write_section
@@ -115,7 +116,7 @@ def check_micro(settings: EquivalenceSettings) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout-s", type=float, default=60.0, help="budget of each proof")
+    parser.add_argument("--timeout-s", type=positive_float, default=60.0, help="budget of each proof")
     parser.add_argument("--study", action="store_true", help="check the gate-level study's netlists")
     args = parser.parse_args()
     settings = EquivalenceSettings(timeout_s=args.timeout_s)

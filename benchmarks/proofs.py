@@ -17,6 +17,7 @@ import pandas as pd
 
 from energy.gates.study import markdown
 from hw.params import ArrayParams
+from model.cli import positive_float
 from sim.prove import ProofSettings, prove
 
 try:
@@ -61,7 +62,7 @@ def measure(params: ArrayParams, settings: ProofSettings) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout-s", type=float, default=120.0, help="budget of each proof")
+    parser.add_argument("--timeout-s", type=positive_float, default=120.0, help="budget of each proof")
     args = parser.parse_args()
     settings = ProofSettings(timeout_s=args.timeout_s)
     frame = pd.DataFrame([measure(params, settings) for params in CONFIGS])

@@ -29,19 +29,16 @@ from energy.gates.power import DEFAULT_CLOCK_PS, DEFAULT_SLEW_PS, EnergySettings
 from energy.gates.realistic import check_zero
 from energy.gates.synth import FlowSettings
 from hw.generate import add_array_arguments, params_from_arguments
-from model.cli import OneLineErrorParser, fail, non_negative_float, non_negative_int, positive_int
+from model.cli import (
+    OneLineErrorParser,
+    fail,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from model.data import DEFAULT_DATA
 from model.operands import PROJECTION_TYPES
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def _zero(text: str) -> str:
@@ -89,9 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --operands model: the training text whose held-out split the model reads",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the data")
-    parser.add_argument("--slew-ps", type=_float, default=DEFAULT_SLEW_PS, help="input transition for tables")
-    parser.add_argument("--clock-ps", type=_float, default=DEFAULT_CLOCK_PS, help="clock period for leakage")
-    parser.add_argument("--abc-clock-ps", type=_float, default=None, help="delay target for abc -D")
+    parser.add_argument(
+        "--slew-ps", type=positive_float, default=DEFAULT_SLEW_PS, help="input transition for tables"
+    )
+    parser.add_argument(
+        "--clock-ps", type=positive_float, default=DEFAULT_CLOCK_PS, help="clock period for leakage"
+    )
+    parser.add_argument("--abc-clock-ps", type=positive_float, default=None, help="delay target for abc -D")
     parser.add_argument(
         "--engine",
         choices=ENGINES,
