@@ -23,12 +23,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from energy.gates.equivalence import EquivalenceSettings, check_equivalence
+from energy.gates.equivalence import (
+    DEFAULT_CLI_TIMEOUT_S,
+    EquivalenceSettings,
+    add_settings_arguments,
+    check_equivalence,
+    settings_from_arguments,
+)
 from energy.gates.study import FULL, markdown, micro_params
 from energy.gates.synth import synthesize
 from hw.generate import verilog_for
 from hw.params import ArrayParams
-from model.cli import positive_float
 
 try:
     from benchmarks.results import write_section
@@ -116,11 +121,11 @@ def check_micro(settings: EquivalenceSettings) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout-s", type=positive_float, default=60.0, help="budget of each proof")
+    add_settings_arguments(parser, prefix="", timeout_s=DEFAULT_CLI_TIMEOUT_S, optional=False)
     parser.add_argument("--study", action="store_true", help="check the gate-level study's netlists")
     args = parser.parse_args()
-    settings = EquivalenceSettings(timeout_s=args.timeout_s)
-    suffix = f" --timeout-s {args.timeout_s:g}" if args.timeout_s != 60.0 else ""
+    settings = settings_from_arguments(args, prefix="")
+    suffix = f" --timeout-s {args.timeout_s:g}" if args.timeout_s != DEFAULT_CLI_TIMEOUT_S else ""
     if args.study:
         body = (
             "The netlists of the gate-level study's compared arrays (one row synthesized, "

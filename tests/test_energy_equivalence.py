@@ -1,5 +1,7 @@
 """Equivalence of the priced netlists to their RTL (energy.gates.equivalence): proofs, mutants, guards."""
 
+import argparse
+import dataclasses
 import json
 import re
 import subprocess
@@ -12,9 +14,11 @@ from energy.gates.equivalence import (
     NOT_REQUESTED,
     EquivalenceSettings,
     Verdict,
+    add_settings_arguments,
     check_equivalence,
     prove_netlist,
     same_up_to_renaming,
+    settings_from_arguments,
 )
 from energy.gates.liberty import read_library
 from energy.gates.synth import NAMED_NETLIST, REGISTERS_JSON, register_map, synthesize
@@ -155,3 +159,18 @@ def test_the_cli_prints_the_verdict():
         text=True,
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_the_options_are_the_settings_fields():
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser, timeout_s=7.0)
+    options = set(vars(parser.parse_args([])))
+    assert options == {f"equivalence_{item.name}" for item in dataclasses.fields(EquivalenceSettings)}
+    assert settings_from_arguments(parser.parse_args([])) == EquivalenceSettings(timeout_s=7.0)
+    assert settings_from_arguments(parser.parse_args(["--equivalence-timeout-s", "2.5"])).timeout_s == 2.5
+    assert settings_from_arguments(parser.parse_args(["--equivalence-timeout-s", "0"])) is None
+    required = argparse.ArgumentParser()
+    add_settings_arguments(required, prefix="", optional=False)
+    assert settings_from_arguments(required.parse_args(["--timeout-s", "3"]), prefix="").timeout_s == 3.0
+    with pytest.raises(SystemExit):
+        required.parse_args(["--timeout-s", "0"])

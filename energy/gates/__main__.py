@@ -21,7 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from energy.gates.equivalence import DEFAULT_CLI_TIMEOUT_S, EquivalenceSettings
+from energy.gates.equivalence import add_settings_arguments, settings_from_arguments
 from energy.gates.measure import DEFAULT_BEATS, ENGINES, GateMeasurement, measure_array
 from energy.gates.model_operands import DEFAULT_PROJECTION, parse_operands
 from energy.gates.module import DEFAULT_CYCLES, ModuleMeasurement, measure_module
@@ -32,7 +32,6 @@ from hw.generate import add_array_arguments, params_from_arguments
 from model.cli import (
     OneLineErrorParser,
     fail,
-    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -99,20 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="numpy",
         help="gate-level simulator: NumPy (fast) or cocotb + Verilator on cell models (slow, same toggles)",
     )
-    parser.add_argument(
-        "--equivalence-timeout-s",
-        type=non_negative_float,
-        default=DEFAULT_CLI_TIMEOUT_S,
-        help="budget of the proof that the netlist is equivalent to its RTL (energy.gates.equivalence; "
-        "0: not checked)",
-    )
+    add_settings_arguments(parser)
     add_module_arguments(parser)
     return parser
-
-
-def equivalence_settings(timeout_s: float) -> EquivalenceSettings | None:
-    """The settings of ``--equivalence-timeout-s`` (``None``: not checked)."""
-    return EquivalenceSettings(timeout_s=timeout_s) if timeout_s > 0 else None
 
 
 def add_module_arguments(parser: argparse.ArgumentParser) -> None:
@@ -224,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             flow=FlowSettings(clock_ps=args.abc_clock_ps),
             engine=args.engine,
             operands=parse_operands(args.operands, args.projection, args.layer, args.data),
-            equivalence=equivalence_settings(args.equivalence_timeout_s),
+            equivalence=settings_from_arguments(args),
         )
     except (TypeError, ValueError) as error:
         fail(parser.prog, str(error))

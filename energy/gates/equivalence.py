@@ -34,6 +34,7 @@ multiplier or a wide unpipelined tree runs past a minute (``benchmarks/equivalen
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -42,12 +43,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from energy.gates.cells import cell_models
 from energy.gates.liberty import read_library
 from energy.gates.synth import NAMED_NETLIST, REGISTERS_JSON, YOSYS_COMMAND, SynthResult
+from model.cli import non_negative_float, positive_float
 from sim.prove import SMTBMC, tool_environment
 
 #: Seconds a proof may take unless told otherwise (``python -m energy.gates`` gives it less).
@@ -73,11 +75,45 @@ class EquivalenceSettings:
         reported not checked (time-out).
     """
 
-    timeout_s: float = DEFAULT_TIMEOUT_S
+    timeout_s: float = field(
+        default=DEFAULT_TIMEOUT_S,
+        metadata={"help": "budget in seconds of the proof that the netlist is equivalent to its RTL"},
+    )
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0:
             raise ValueError(f"timeout_s must be positive, got {self.timeout_s!r}")
+
+
+def add_settings_arguments(
+    parser: argparse.ArgumentParser,
+    prefix: str = "equivalence-",
+    timeout_s: float = DEFAULT_CLI_TIMEOUT_S,
+    *,
+    optional: bool = True,
+) -> None:
+    """One option ``--<prefix><field>`` per field of :class:`EquivalenceSettings` (``_`` spelled ``-``),
+    its help from the field, ``timeout_s`` its default budget. ``optional``: a budget of 0 means not
+    checked (:func:`settings_from_arguments` returns ``None``); otherwise the budget must be positive."""
+    defaults = {"timeout_s": timeout_s}
+    for item in fields(EquivalenceSettings):
+        parser.add_argument(
+            f"--{prefix}{item.name.replace('_', '-')}",
+            type=non_negative_float if optional else positive_float,
+            default=defaults.get(item.name, item.default),
+            help=item.metadata["help"] + ("; 0: not checked" if optional else ""),
+        )
+
+
+def settings_from_arguments(
+    args: argparse.Namespace, prefix: str = "equivalence-"
+) -> EquivalenceSettings | None:
+    """The settings the options of :func:`add_settings_arguments` give (``None``: not checked)."""
+    values = {
+        item.name: getattr(args, f"{prefix.replace('-', '_')}{item.name}")
+        for item in fields(EquivalenceSettings)
+    }
+    return EquivalenceSettings(**values) if values["timeout_s"] > 0 else None
 
 
 @dataclass
