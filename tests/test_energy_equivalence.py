@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from amaranth.back import verilog
 
 from energy.gates.cells import cell_models
 from energy.gates.equivalence import (
@@ -22,6 +23,7 @@ from energy.gates.equivalence import (
 )
 from energy.gates.liberty import read_library
 from energy.gates.synth import NAMED_NETLIST, REGISTERS_JSON, register_map, synthesize
+from hw.fp16 import Fp16Adder
 from hw.generate import verilog_for
 from hw.params import ArrayParams
 
@@ -79,6 +81,24 @@ def test_a_changed_gate_inside_the_tree_is_not_equivalent(ternary):
     start = named.index("XNOR2xp5_ASAP7_75t_R")
     mutant = named[:start] + "XOR2xp5_ASAP7_75t_R" + named[start + len("XNOR2xp5_ASAP7_75t_R") :]
     assert prove_netlist(rtl, mutant, result.top, registers).status == "FAILED"
+
+
+def test_a_combinational_unit_is_proven_and_a_changed_gate_fails(tmp_path):
+    """An FP16 adder on its own (no clock, no flip-flop): its outputs are compared in the same cycle."""
+    top = "fp16_adder_unit"
+    text = verilog.convert(Fp16Adder(), name=top, emit_src=False, strip_internal_attrs=True)
+    result = synthesize(text, top)
+    verdict = check_equivalence(result, use_cache=False)
+    assert verdict.status == "proven", verdict.reason
+    assert verdict.signals == 0
+    folder = result.netlist.parent
+    named = (folder / NAMED_NETLIST).read_text()
+    start = named.index("XNOR2xp5_ASAP7_75t_R")
+    mutant = named[:start] + "XOR2xp5_ASAP7_75t_R" + named[start + len("XNOR2xp5_ASAP7_75t_R") :]
+    registers = json.loads((folder / REGISTERS_JSON).read_text())
+    failed = prove_netlist(text, mutant, top, registers, log_to=tmp_path / "equivalence.log")
+    assert failed.status == "FAILED", failed.reason
+    assert (tmp_path / "counterexample.vcd").read_text().startswith("$")
 
 
 def test_a_black_boxed_cell_is_never_proven(ternary):

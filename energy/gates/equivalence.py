@@ -338,7 +338,7 @@ def harness(ports: str) -> str:
     """The property around the miter (``ports``: Yosys ``portlist miter``): each flip-flop pair equal, and
     the outputs equal one cycle later through a register, so that the induction step assumes only the
     flip-flop pairs (assuming the outputs equal too could contradict the assumed state and prove
-    anything)."""
+    anything). A design without a clock (combinational) has its outputs compared in the same cycle."""
     declared = re.findall(r"^(input|output) \[(\d+):0\] (\S+)$", ports, re.M)
     inputs = [(int(msb), name) for way, msb, name in declared if way == "input"]
     golds = [(int(msb), name) for way, msb, name in declared if way == "output" and name.startswith("gold_")]
@@ -356,11 +356,14 @@ def harness(ports: str) -> str:
         "  );",
         "  reg outputs_differ;",
     ]
-    clock = next(name for _, name in inputs if name == "in_clk")
+    clock = next((name for _, name in inputs if name == "in_clk"), None)
     outputs = [name for _, name in golds if not name.endswith(_OBSERVED)]
     flops = [name for _, name in golds if name.endswith(_OBSERVED)]
     differ = " || ".join(f"{_escaped(n)} != {_escaped('gate_' + n[5:])}" for n in outputs) or "1'b0"
-    lines.append(f"  always @(posedge {_escaped(clock)}) outputs_differ <= {differ};")
+    if clock is None:  # a combinational design (an FP16 unit): the outputs are compared at once
+        lines.append(f"  always @* outputs_differ = {differ};")
+    else:
+        lines.append(f"  always @(posedge {_escaped(clock)}) outputs_differ <= {differ};")
     lines.append("  always @* begin")
     lines.append("    assert (!outputs_differ);")
     lines += [f"    assert ({_escaped(n)} == {_escaped('gate_' + n[5:])});" for n in flops]
