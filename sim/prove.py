@@ -34,7 +34,7 @@ from amaranth.hdl import ClockDomain, Elaboratable, Module
 
 from hw.generate import add_array_arguments, option_name, option_type, params_from_arguments
 from hw.params import ArrayParams
-from model.cli import OneLineErrorParser, fail, option_field
+from model.cli import OneLineErrorParser, fail, option_field, positive_float
 from model.data import REPO_ROOT
 from sim.faults import narrow_accumulator, ready_ignores_backpressure, sign_error_in_one_lane
 from sim.formal import ProofHarness
@@ -60,13 +60,6 @@ def prove_root() -> Path:
     return Path(os.environ.get(PROVE_BUILD_VARIABLE, DEFAULT_PROVE_ROOT))
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError(f"must be a positive number of seconds, got {text}")
-    return value
-
-
 @dataclasses.dataclass(frozen=True)
 class ProofSettings:
     """How a proof runs.
@@ -82,7 +75,7 @@ class ProofSettings:
     depth: int | None = option_field(
         None, "base-case cycles and induction depth (default: max_beats + 3 up to 4 beats, else 3)", int
     )
-    timeout_s: float = option_field(300.0, "time limit of the proof in seconds", _positive_float)
+    timeout_s: float = option_field(300.0, "time limit of the proof in seconds", positive_float)
 
     def __post_init__(self) -> None:
         if self.depth is not None and (isinstance(self.depth, bool) or not isinstance(self.depth, int)):

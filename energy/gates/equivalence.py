@@ -43,13 +43,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from energy.gates.cells import cell_models
 from energy.gates.liberty import read_library
 from energy.gates.synth import NAMED_NETLIST, REGISTERS_JSON, YOSYS_COMMAND, SynthResult
-from model.cli import non_negative_float, positive_float
+from model.cli import non_negative_float, option_field, positive_float
 from sim.prove import SMTBMC, tool_environment
 
 #: Seconds a proof may take unless told otherwise (``python -m energy.gates`` gives it less).
@@ -75,9 +75,10 @@ class EquivalenceSettings:
         reported not checked (time-out).
     """
 
-    timeout_s: float = field(
-        default=DEFAULT_TIMEOUT_S,
-        metadata={"help": "budget in seconds of the proof that the netlist is equivalent to its RTL"},
+    timeout_s: float = option_field(
+        DEFAULT_TIMEOUT_S,
+        "budget in seconds of the proof that the netlist is equivalent to its RTL",
+        positive_float,
     )
 
     def __post_init__(self) -> None:
@@ -99,7 +100,7 @@ def add_settings_arguments(
     for item in fields(EquivalenceSettings):
         parser.add_argument(
             f"--{prefix}{item.name.replace('_', '-')}",
-            type=non_negative_float if optional else positive_float,
+            type=non_negative_float if optional else item.metadata["parse"],
             default=defaults.get(item.name, item.default),
             help=item.metadata["help"] + ("; 0: not checked" if optional else ""),
         )
