@@ -1,12 +1,12 @@
 """Benchmark: proof times of the netlist-to-RTL equivalence (energy.gates.equivalence) against array size.
 
 Synthesizes each configuration with the flow of :mod:`energy.gates.synth` and proves its mapped ASAP7
-netlist equivalent to the RTL within a budget (``--timeout-s``, default 60 s), then writes the verdicts and
-times to the ``equivalence`` section of ``benchmarks/RESULTS.md`` (a time-out is reported as such, never as
-proven).
+netlist equivalent to the RTL by each engine within a budget (``--timeout-s``, default 60 s), then writes
+the verdicts and times to the ``equivalence`` section of ``benchmarks/RESULTS.md`` (a time-out is reported
+as such, never as proven).
 
     python benchmarks/equivalence.py [--timeout-s 60]
-    python benchmarks/equivalence.py --study [--timeout-s 60]
+    python benchmarks/equivalence.py --study [--timeout-s 60] [--engine sweep]
 
 ``--study`` instead checks the netlists of the gate-level study (:data:`energy.gates.study.FULL`): the
 compared arrays (the rows of ``benchmarks/results/gate_level.csv``) and the ternary tree and pipeline
@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from energy.gates.equivalence import (
     DEFAULT_CLI_TIMEOUT_S,
+    ENGINES,
     EquivalenceSettings,
     add_settings_arguments,
     check_equivalence,
@@ -52,15 +54,16 @@ CONFIGS = (
     ArrayParams("ternary", 16, 1, max_k=16, pipeline="full"),
     ArrayParams("ternary", 16, 1),
     ArrayParams("int8", 1, 1, max_k=16),
+    ArrayParams("int8", 4, 1),
     ArrayParams("fp16", 1, 1, max_k=16),
+    ArrayParams("fp16", 4, 1),
 )
 
 
 def measure(params: ArrayParams, settings: EquivalenceSettings) -> dict:
+    """One configuration checked by each engine (:data:`ENGINES`) within the budget of ``settings``."""
     top = params.default_name()
     result = synthesize(verilog_for(params, name=top, unit_modules=True), top)
-    started = time.perf_counter()
-    verdict = check_equivalence(result, settings, use_cache=False)
     record = {
         "array": params.array,
         "lanes": params.lanes,
@@ -69,10 +72,13 @@ def measure(params: ArrayParams, settings: EquivalenceSettings) -> dict:
         "acc_bits": params.acc_width,
         "pipeline": params.pipeline,
         "cells": result.cell_count,
-        "verdict": verdict.summary(),
-        "proof_s": time.perf_counter() - started,
     }
-    print(f"{top}: {verdict.line()}", flush=True)
+    for engine in ENGINES:
+        started = time.perf_counter()
+        verdict = check_equivalence(result, replace(settings, engine=engine), use_cache=False)
+        record[f"{engine}"] = verdict.summary()
+        record[f"{engine}_s"] = time.perf_counter() - started
+        print(f"{top}: {verdict.line()}", flush=True)
     return record
 
 
@@ -139,9 +145,11 @@ def main() -> None:
     frame = pd.DataFrame([measure(params, settings) for params in CONFIGS])
     body = "\n".join(
         [
-            "Netlist-to-RTL equivalence (`energy.gates.equivalence`: flip-flops paired with register bits, "
-            f"one induction step by smtbmc + Yices), budget {args.timeout_s:g} s per netlist, one row, "
-            "signed tree, stream dataflow. `proof_s` is the whole check (two Yosys runs and the solver).",
+            "Netlist-to-RTL equivalence (`energy.gates.equivalence`: flip-flops paired with register bits), "
+            "by each engine: `sweep` (the flip-flops cut into shared inputs and next-state outputs, SAT "
+            "sweeping in ABC, `energy.gates.sweep`) and `induction` (one induction step by smtbmc + "
+            f"Yices). Budget {args.timeout_s:g} s per netlist and engine, one row, signed tree, stream "
+            "dataflow. `<engine>_s` is the whole check (the Yosys runs and the solver).",
             "",
             markdown(frame),
         ]

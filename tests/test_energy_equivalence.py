@@ -12,6 +12,7 @@ from amaranth.back import verilog
 
 from energy.gates.cells import cell_models
 from energy.gates.equivalence import (
+    ENGINES,
     NOT_REQUESTED,
     EquivalenceSettings,
     Verdict,
@@ -35,6 +36,12 @@ PROVABLE = {
 FLOP = "DFFHQNx1_ASAP7_75t_R"
 
 
+@pytest.fixture(params=ENGINES)
+def engine(request) -> EquivalenceSettings:
+    """Each proof engine, with the default budget."""
+    return EquivalenceSettings(engine=request.param)
+
+
 def synthesized(params: ArrayParams):
     top = params.default_name()
     return synthesize(verilog_for(params, name=top, unit_modules=True), top)
@@ -50,17 +57,18 @@ def ternary():
 
 
 @pytest.mark.parametrize("name", sorted(PROVABLE))
-def test_small_netlists_are_proven_equivalent(name):
+def test_small_netlists_are_proven_equivalent(name, engine):
     result = synthesized(PROVABLE[name])
-    verdict = check_equivalence(result, use_cache=False)
+    verdict = check_equivalence(result, engine, use_cache=False)
     assert verdict.status == "proven", verdict.reason
+    assert verdict.engine == engine.engine
     flops = result.cells[FLOP]
     assert verdict.signals == flops  # every flip-flop paired with a register bit
     assert verdict.line().startswith("netlist equivalent to RTL: proven (")
-    assert check_equivalence(result).cached  # stored beside the netlist
+    assert check_equivalence(result, engine).cached  # stored beside the netlist
 
 
-def test_one_changed_gate_is_not_equivalent(ternary, tmp_path):
+def test_one_changed_gate_is_not_equivalent(ternary, engine, tmp_path):
     result, rtl, named, registers = ternary
     # the inverter that drives an output bit becomes a buffer: one gate changed
     driver = re.search(
@@ -70,25 +78,35 @@ def test_one_changed_gate_is_not_equivalent(ternary, tmp_path):
     mutant = (
         named[: driver.start()] + "BUFx2_ASAP7_75t_R" + named[driver.start() + len("INVx1_ASAP7_75t_R") :]
     )
-    verdict = prove_netlist(rtl, mutant, result.top, registers, log_to=tmp_path / "equivalence.log")
+    verdict = prove_netlist(rtl, mutant, result.top, registers, engine, log_to=tmp_path / "equivalence.log")
     assert verdict.status == "FAILED", verdict.reason
     assert f"{tmp_path.name}/counterexample.vcd" in verdict.reason
     assert (tmp_path / "counterexample.vcd").read_text().startswith("$")  # the solver's trace
 
 
-def test_a_changed_gate_inside_the_tree_is_not_equivalent(ternary):
+def test_a_changed_gate_inside_the_tree_is_not_equivalent(ternary, engine):
     result, rtl, named, registers = ternary
     start = named.index("XNOR2xp5_ASAP7_75t_R")
     mutant = named[:start] + "XOR2xp5_ASAP7_75t_R" + named[start + len("XNOR2xp5_ASAP7_75t_R") :]
-    assert prove_netlist(rtl, mutant, result.top, registers).status == "FAILED"
+    assert prove_netlist(rtl, mutant, result.top, registers, engine).status == "FAILED"
 
 
-def test_a_combinational_unit_is_proven_and_a_changed_gate_fails(tmp_path):
+def test_flip_flops_paired_with_the_wrong_register_bits_are_not_equivalent(ternary, engine):
+    """The pairing is what the proof rests on: two accumulator bits swapped in the register map fail."""
+    result, rtl, named, registers = ternary
+    flops = dict(registers[result.top])
+    first, second = (cell for cell, (wire, bit, _) in sorted(flops.items()) if wire == "r0_acc" and bit < 2)
+    flops[first], flops[second] = flops[second], flops[first]
+    verdict = prove_netlist(rtl, named, result.top, {result.top: flops}, engine)
+    assert verdict.status == "FAILED", verdict.reason
+
+
+def test_a_combinational_unit_is_proven_and_a_changed_gate_fails(engine, tmp_path):
     """An FP16 adder on its own (no clock, no flip-flop): its outputs are compared in the same cycle."""
     top = "fp16_adder_unit"
     text = verilog.convert(Fp16Adder(), name=top, emit_src=False, strip_internal_attrs=True)
     result = synthesize(text, top)
-    verdict = check_equivalence(result, use_cache=False)
+    verdict = check_equivalence(result, engine, use_cache=False)
     assert verdict.status == "proven", verdict.reason
     assert verdict.signals == 0
     folder = result.netlist.parent
@@ -96,36 +114,37 @@ def test_a_combinational_unit_is_proven_and_a_changed_gate_fails(tmp_path):
     start = named.index("XNOR2xp5_ASAP7_75t_R")
     mutant = named[:start] + "XOR2xp5_ASAP7_75t_R" + named[start + len("XNOR2xp5_ASAP7_75t_R") :]
     registers = json.loads((folder / REGISTERS_JSON).read_text())
-    failed = prove_netlist(text, mutant, top, registers, log_to=tmp_path / "equivalence.log")
+    failed = prove_netlist(text, mutant, top, registers, engine, log_to=tmp_path / "equivalence.log")
     assert failed.status == "FAILED", failed.reason
     assert (tmp_path / "counterexample.vcd").read_text().startswith("$")
 
 
-def test_a_black_boxed_cell_is_never_proven(ternary):
+def test_a_black_boxed_cell_is_never_proven(ternary, engine):
     """The known false proof: a cell without a model leaves its outputs free; the guard reports it."""
     result, rtl, named, registers = ternary
     used = {m.group(1) for m in re.finditer(r"^\s*(\w+_ASAP7_75t_R)\s", named, re.M)}
     models = cell_models(read_library(), used - {"XNOR2xp5_ASAP7_75t_R"})
     models += "(* blackbox *)\nmodule XNOR2xp5_ASAP7_75t_R (A, B, Y);\n input A, B;\n output Y;\nendmodule\n"
-    verdict = prove_netlist(rtl, named, result.top, registers, cell_verilog=models)
+    verdict = prove_netlist(rtl, named, result.top, registers, engine, cell_verilog=models)
     assert verdict.status == "not checked"
     assert "(black boxes): XNOR2xp5_ASAP7_75t_R" in verdict.reason
 
 
-def test_a_proof_past_its_budget_is_not_checked(ternary):
+def test_a_proof_past_its_budget_is_not_checked(ternary, engine):
     result, rtl, named, registers = ternary
-    verdict = prove_netlist(rtl, named, result.top, registers, EquivalenceSettings(timeout_s=0.05))
+    settings = dataclasses.replace(engine, timeout_s=0.05)
+    verdict = prove_netlist(rtl, named, result.top, registers, settings)
     assert verdict.status == "not checked"
     assert verdict.reason.startswith("time-out after 0.05 s")
 
 
-def test_an_unpaired_flip_flop_is_not_proven(ternary):
+def test_an_unpaired_flip_flop_is_not_proven(ternary, engine):
     result, rtl, named, registers = ternary
     flops = dict(registers[result.top])
     flops.pop(sorted(flops)[0])
-    verdict = prove_netlist(rtl, named, result.top, {result.top: flops})
+    verdict = prove_netlist(rtl, named, result.top, {result.top: flops}, engine)
     assert verdict.status == "not proven"
-    assert "1 of the netlist's" in verdict.reason
+    assert "1 of the netlist's 27 flip-flops are not paired" in verdict.reason
 
 
 def test_the_named_netlist_is_the_priced_one_renamed(ternary):

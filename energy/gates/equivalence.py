@@ -39,29 +39,39 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from energy.gates.bounded import log_tail, run_bounded, run_yosys
 from energy.gates.cells import cell_models
 from energy.gates.liberty import read_library
-from energy.gates.synth import NAMED_NETLIST, REGISTERS_JSON, YOSYS_COMMAND, SynthResult
+from energy.gates.sweep import TRACE, black_boxes, cell_counts, sweep
+from energy.gates.synth import NAMED_NETLIST, REGISTERS_JSON, SynthResult
 from model.cli import non_negative_float, option_field, positive_float
 from sim.prove import SMTBMC, tool_environment
 
 #: Seconds a proof may take unless told otherwise (``python -m energy.gates`` gives it less).
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_CLI_TIMEOUT_S = 60.0
-VERDICT_JSON, TRACE = "equivalence.json", "counterexample.vcd"
+VERDICT_JSON = "equivalence.json"
 #: The reason of a verdict on a netlist nobody asked to check.
 NOT_REQUESTED = "not requested"
 STATUSES = ("proven", "FAILED", "not proven", "not checked")
+#: The proof engines: SAT sweeping of the designs with their flip-flops cut (:mod:`energy.gates.sweep`)
+#: and the SMT induction step of this module; what each claims is the same.
+ENGINES = ("sweep", "induction")
 _OBSERVED = "__flop"
 _TOKEN = re.compile(r"\\\S+|[A-Za-z_][\w$]*|\d+'[bhdo][0-9a-fA-FxXzZ_]+|\S")
 _PRIVATE = re.compile(r"_\d+_")
+
+
+def engine_name(text: str) -> str:
+    """argparse type: one of :data:`ENGINES`."""
+    if text not in ENGINES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(ENGINES)}, got {text!r}")
+    return text
 
 
 @dataclass(frozen=True)
@@ -71,8 +81,11 @@ class EquivalenceSettings:
     Parameters
     ----------
     timeout_s : float
-        Wall-clock budget of the whole check (both Yosys runs and the solver); past it the netlist is
+        Wall-clock budget of the whole check (the Yosys runs and the solver); past it the netlist is
         reported not checked (time-out).
+    engine : str
+        One of :data:`ENGINES`: ``sweep`` (SAT sweeping in ABC, fast on arithmetic) or ``induction``
+        (one induction step by smtbmc and Yices).
     """
 
     timeout_s: float = option_field(
@@ -80,10 +93,15 @@ class EquivalenceSettings:
         "budget in seconds of the proof that the netlist is equivalent to its RTL",
         positive_float,
     )
+    engine: str = option_field(
+        "sweep", f"proof engine of the netlist equivalence, one of {', '.join(ENGINES)}", engine_name
+    )
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0:
             raise ValueError(f"timeout_s must be positive, got {self.timeout_s!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
 
 
 def add_settings_arguments(
@@ -96,13 +114,13 @@ def add_settings_arguments(
     """One option ``--<prefix><field>`` per field of :class:`EquivalenceSettings` (``_`` spelled ``-``),
     its help from the field, ``timeout_s`` its default budget. ``optional``: a budget of 0 means not
     checked (:func:`settings_from_arguments` returns ``None``); otherwise the budget must be positive."""
-    defaults = {"timeout_s": timeout_s}
     for item in fields(EquivalenceSettings):
+        budget = item.name == "timeout_s"
         parser.add_argument(
             f"--{prefix}{item.name.replace('_', '-')}",
-            type=non_negative_float if optional else item.metadata["parse"],
-            default=defaults.get(item.name, item.default),
-            help=item.metadata["help"] + ("; 0: not checked" if optional else ""),
+            type=non_negative_float if optional and budget else item.metadata["parse"],
+            default=timeout_s if budget else item.default,
+            help=item.metadata["help"] + ("; 0: not checked" if optional and budget else ""),
         )
 
 
@@ -126,6 +144,7 @@ class Verdict:
     seconds: float = 0.0
     signals: int = 0
     timeout_s: float = DEFAULT_TIMEOUT_S
+    engine: str = "induction"  # verdicts cached before the sweep engine existed came from induction
     cached: bool = False
 
     def summary(self) -> str:
@@ -135,7 +154,7 @@ class Verdict:
     def line(self) -> str:
         """``netlist equivalent to RTL: proven (... )`` / ``FAILED: ...`` / ``not checked: ...``."""
         if self.status == "proven":
-            detail = f"outputs and {self.signals} flip-flops paired, induction, {self.seconds:.1f} s"
+            detail = f"outputs and {self.signals} flip-flops paired, {self.engine}, {self.seconds:.1f} s"
             return f"netlist equivalent to RTL: proven ({detail})"
         return f"netlist equivalent to RTL: {self.status}: {self.reason}"
 
@@ -190,20 +209,25 @@ def prove_netlist(
     if len(bits) != len(flops):
         reason = f"{len(flops) - len(bits)} flip-flops hold a register bit another one holds too"
         return Verdict("not proven", reason, timeout_s=settings.timeout_s)
-    observed = observed_netlist(netlist, top, flops)
     used = {match.group(1) for match in re.finditer(r"^\s*(\w+_ASAP7_75t_R)\s", netlist, re.M)}
     library = read_library(cells) if cells else read_library()
     with tempfile.TemporaryDirectory(prefix="equiv-") as work:
         work = Path(work)
-        (work / "gold.v").write_text(observed_rtl(rtl, top, flops))
-        (work / "gate.v").write_text(observed)
         (work / "cells.v").write_text(
             cell_verilog if cell_verilog is not None else cell_models(library, used)
         )
-        verdict = _run(work, top, settings, len(bits))
-        verdict.timeout_s = settings.timeout_s
+        if settings.engine == "sweep":
+            (work / "gold.v").write_text(rtl)
+            (work / "gate.v").write_text(netlist)
+            verdict = Verdict(**asdict(sweep(work, top, flops, library, settings.timeout_s)))
+        else:
+            (work / "gold.v").write_text(observed_rtl(rtl, top, flops))
+            (work / "gate.v").write_text(observed_netlist(netlist, top, flops))
+            verdict = _run(work, top, settings, len(bits))
+        verdict.timeout_s, verdict.engine = settings.timeout_s, settings.engine
         if log_to is not None:
-            logs = [work / name for name in ("equiv.log", "smtbmc.log") if (work / name).exists()]
+            names = ("load.log", "sweep.log", "equiv.log", "smt2.log", "smtbmc.log")
+            logs = [work / name for name in names if (work / name).exists()]
             log_to.write_text("".join(log.read_text() for log in logs))
             if (work / TRACE).exists():
                 shutil.copyfile(work / TRACE, log_to.with_name(TRACE))
@@ -372,43 +396,11 @@ def harness(ports: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run_bounded(
-    command: list[str], work: Path, timeout_s: float, **options
-) -> subprocess.CompletedProcess | None:
-    """Run ``command`` in ``work`` in its own process group; ``None`` (and the whole group killed, solver
-    included) when it ran out of time."""
-    with subprocess.Popen(
-        command,
-        cwd=work,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        **options,
-    ) as process:
-        try:
-            stdout, stderr = process.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            return None
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-
-
-def _yosys(
-    work: Path, script: str, timeout_s: float, log: str = "equiv"
-) -> subprocess.CompletedProcess | None:
-    """Run ``script`` in ``work`` (log ``<log>.log``); ``None`` when it ran out of time."""
-    (work / f"{log}.ys").write_text(script + "\n")
-    command = [*YOSYS_COMMAND, "-q", "-s", f"{log}.ys", "-l", f"{log}.log"]
-    return _run_bounded(command, work, timeout_s)
-
-
 def _induction(work: Path, timeout_s: float) -> str:
     """One induction step with smtbmc and Yices: from any pair of states whose flip-flops hold their
     registers' bits, one cycle on any input keeps every pair equal. Returns smtbmc's status."""
     command = [SMTBMC, "-s", "yices", "-i", "-t", "1", "--dump-vcd", TRACE, "miter.smt2"]
-    run = _run_bounded(command, work, timeout_s, env=tool_environment())
+    run = run_bounded(command, work, timeout_s, env=tool_environment())
     if run is None:
         return "TIMEOUT"
     (work / "smtbmc.log").write_text(run.stdout + run.stderr)
@@ -418,25 +410,25 @@ def _induction(work: Path, timeout_s: float) -> str:
 
 def _run(work: Path, top: str, settings: EquivalenceSettings, paired: int) -> Verdict:
     started = time.perf_counter()
-    run = _yosys(work, _script(top), settings.timeout_s)
+    run = run_yosys(work, _script(top), settings.timeout_s, log="equiv")
     if run is None:
         reason = f"time-out after {settings.timeout_s:g} s, building the miter"
         return Verdict("not checked", reason, time.perf_counter() - started)
     if run.returncode != 0:
-        raise RuntimeError(f"Yosys failed on the equivalence of {top}: {_tail(work / 'equiv.log')}")
-    boxes = _black_boxes(work)
+        raise RuntimeError(f"Yosys failed on the equivalence of {top}: {log_tail(work / 'equiv.log')}")
+    boxes = black_boxes(work)
     if boxes:
         reason = f"cells without a model remain (black boxes): {', '.join(boxes)}"
         return Verdict("not checked", reason, time.perf_counter() - started)
     (work / "harness.sv").write_text(harness((work / "ports.txt").read_text()))
-    run = _yosys(
+    run = run_yosys(
         work, _SMT_SCRIPT, max(settings.timeout_s - (time.perf_counter() - started), 1.0), log="smt2"
     )
     if run is None:
         reason = f"time-out after {settings.timeout_s:g} s, writing the induction"
         return Verdict("not checked", reason, time.perf_counter() - started)
     if run.returncode != 0:
-        raise RuntimeError(f"Yosys failed writing the induction of {top}: {_tail(work / 'smt2.log')}")
+        raise RuntimeError(f"Yosys failed writing the induction of {top}: {log_tail(work / 'smt2.log')}")
     unpaired = _unpaired(work, paired)
     remaining = settings.timeout_s - (time.perf_counter() - started)
     status = _induction(work, max(remaining, 1.0))
@@ -450,19 +442,21 @@ def _run(work: Path, top: str, settings: EquivalenceSettings, paired: int) -> Ve
         reason = f"time-out after {settings.timeout_s:g} s in the induction step ({signals} pairs)"
         return Verdict("not checked", reason, seconds, signals)
     if status != "FAILED":
-        raise RuntimeError(f"smtbmc failed on the equivalence of {top}: {_tail(work / 'smtbmc.log')}")
+        raise RuntimeError(f"smtbmc failed on the equivalence of {top}: {log_tail(work / 'smtbmc.log')}")
     trace = f"a counterexample trace is in {TRACE}"
     if unpaired:
         return Verdict("not proven", f"the induction fails and {unpaired}; {trace}", seconds, signals)
+    if paired == 0:
+        return Verdict("FAILED", f"on some input the outputs differ; {trace}", seconds, signals)
     reason = f"from a pair of corresponding states one cycle makes outputs or flip-flops differ; {trace}"
     return Verdict("FAILED", reason, seconds, signals)
 
 
 def _unpaired(work: Path, paired: int) -> str:
     """Empty when the flip-flops and the RTL's register bits pair one to one; else what is left over."""
-    gate = _cell_counts(work / "gate_cells.json")
+    gate = cell_counts(work / "gate_cells.json")
     gate_flops = sum(count for cell, count in gate.items() if cell.startswith("$") and "dff" in cell.lower())
-    gold = _cell_counts(work / "gold_bits.json")
+    gold = cell_counts(work / "gold_bits.json")
     gold_bits = sum(count for cell, count in gold.items() if "DFF" in cell or "DLATCH" in cell)
     left = []
     if gate_flops != paired:
@@ -472,34 +466,15 @@ def _unpaired(work: Path, paired: int) -> str:
     return " and ".join(left)
 
 
-def _cell_counts(path: Path) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for module in json.loads(path.read_text()).get("modules", {}).values():
-        for cell, count in module.get("num_cells_by_type", {}).items():
-            counts[cell] = counts.get(cell, 0) + int(count)
-    return counts
-
-
-def _black_boxes(work: Path) -> list[str]:
-    """Cell types other than Yosys's own that remain in either flattened design."""
-    return sorted(
-        cell
-        for name in ("gold", "gate")
-        for cell in _cell_counts(work / f"{name}_cells.json")
-        if not cell.startswith("$")
-    )
-
-
-def _tail(log: Path) -> str:
-    return log.read_text()[-800:] if log.exists() else "(no log)"
-
-
 def _cached_verdict(path: Path, settings: EquivalenceSettings) -> Verdict | None:
-    """The stored verdict, unless it is a time-out within a smaller budget than ``settings`` gives."""
+    """The stored verdict, unless it is a time-out within a smaller budget than ``settings`` gives or a
+    verdict short of proven or FAILED by another engine (which ``settings`` may settle)."""
     if not path.exists():
         return None
     verdict = Verdict(**json.loads(path.read_text()))
     if verdict.status == "not checked" and verdict.timeout_s < settings.timeout_s:
+        return None
+    if verdict.status not in ("proven", "FAILED") and verdict.engine != settings.engine:
         return None
     verdict.cached = True
     return verdict
