@@ -19,11 +19,13 @@ from energy.gates.equivalence import (
     add_settings_arguments,
     check_equivalence,
     prove_netlist,
+    prove_units,
     same_up_to_renaming,
     settings_from_arguments,
 )
 from energy.gates.liberty import read_library
-from energy.gates.synth import NAMED_NETLIST, REGISTERS_JSON, register_map, synthesize
+from energy.gates.synth import HIER_NETLIST, NAMED_NETLIST, REGISTERS_JSON, register_map, synthesize
+from energy.gates.units import modules, unit_classes
 from hw.fp16 import Fp16Adder
 from hw.generate import verilog_for
 from hw.params import ArrayParams
@@ -213,3 +215,44 @@ def test_the_options_are_the_settings_fields():
     assert settings_from_arguments(required.parse_args(["--timeout-s", "3"]), prefix="").timeout_s == 3.0
     with pytest.raises(SystemExit):
         required.parse_args(["--timeout-s", "0"])
+
+
+@pytest.fixture(scope="module")
+def fp16_array():
+    """The one-lane FP16 array: a multiplier unit and the accumulator's adder unit around a little glue."""
+    result = synthesized(ArrayParams("fp16", 1, 1, max_k=16))
+    folder = result.netlist.parent
+    registers = json.loads((folder / REGISTERS_JSON).read_text())
+    return result, (folder / "design.v").read_text(), (folder / HIER_NETLIST).read_text(), registers
+
+
+def test_the_fp16_array_is_proven_unit_by_unit(fp16_array):
+    result, rtl, hierarchical, _ = fp16_array
+    assert len(unit_classes(rtl, hierarchical, result.top)) == 2
+    verdict = check_equivalence(result, use_cache=False)
+    assert verdict.status == "proven", verdict.reason
+    assert verdict.units.startswith("2 distinct unit modules for 2 instances proven: ")
+    assert verdict.signals == result.cells[FLOP]  # the glue's flip-flops, all paired
+    assert "unit by unit" in verdict.line() and "the glue: outputs and" in verdict.line()
+
+
+def _changed_in_module(hierarchical: str, module: str) -> str:
+    """``hierarchical`` with one gate of ``module`` changed: its first XNOR2 an XOR2, or else its first
+    NAND2 a NOR2 (the same pins)."""
+    start = hierarchical.index(f"module {module}")
+    end = hierarchical.index("endmodule", start)
+    for cell, other in (("XNOR2xp5", "XOR2xp5"), ("NAND2xp5", "NOR2xp33")):
+        at = hierarchical.find(f"{cell}_ASAP7_75t_R", start, end)
+        if at >= 0:
+            return hierarchical[:at] + other + hierarchical[at + len(cell) :]
+    raise AssertionError(f"no XNOR2 or NAND2 in {module}")
+
+
+def test_a_changed_gate_in_a_unit_or_in_the_glue_fails(fp16_array):
+    result, rtl, hierarchical, registers = fp16_array
+    multiplier = next(name for name in modules(hierarchical) if name.endswith("u_r0_l0_0"))
+    failed = prove_units(rtl, _changed_in_module(hierarchical, "\\" + multiplier), result.top, registers)
+    assert failed.status == "FAILED" and failed.reason.startswith("unit u_r0_l0_0 "), failed.reason
+    glue = prove_units(rtl, _changed_in_module(hierarchical, result.top), result.top, registers)
+    assert glue.status == "FAILED" and glue.reason.startswith("the glue: "), glue.reason
+    assert "2 distinct unit modules for 2 instances proven" in glue.reason  # what was proven is said

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 CUT, NEXT = "cut$", "next$"
+#: The inputs standing for a cut instance's outputs, and the outputs taking its inputs.
+UNIT, UNIT_IN = "unit$", "unitin$"
 #: Yosys's single-bit flip-flop and latch cells after ``simplemap`` (``$_DFF_P_`` is the one cut).
 _STATE_CELL = re.compile(r"\$_(ALDFF|DFFSRE?|DFFE?|SDFFC?E?|SDFF|DLATCHS?R?|DLATCH|SR|FF)_\w*_")
 _BIT = re.compile(r"\\(\S+) \[(\d+)\]")
@@ -81,42 +83,128 @@ def cut_flops(rtlil: str, key_of: Callable[[str], tuple[str, bool] | None]) -> C
     if len(re.findall(r"^module ", rtlil, re.M)) != 1:
         raise ValueError("rtlil: expected one module (flatten the design and drop the others)")
     cut = CutDesign("")
+    cut.rtlil = _replace_cells(
+        rtlil,
+        lambda kind: _STATE_CELL.fullmatch(kind) is not None,
+        lambda block: _cut_cell(block, key_of, cut),
+    )
+    cut.rtlil = _declare(cut.rtlil, _ports(cut.keys))
+    return cut
+
+
+def cut_instances(rtlil: str, top: str) -> CutDesign:
+    """Cut the instances of black-box modules in module ``top`` of ``rtlil`` (a flattened design whose only
+    other modules are those black boxes): each output port's net is driven by the input
+    ``\\unit$<instance>.<port>`` and each input port's net drives the output ``\\unitin$<instance>.<port>``.
+    Returns ``top`` alone; ``keys`` are ``<instance>:<module>``, so that two designs pair only when the same
+    instances are of the same modules."""
+    modules = _modules(rtlil)
+    if top not in modules:
+        raise ValueError(f"top: no module {top!r} in the RTLIL")
+    ports = {name: _module_ports(text) for name, text in modules.items() if name != top}
+    cut = CutDesign("")
+    declarations: list[str] = []
+
+    def replace(block: list[str]) -> list[str]:
+        kind, instance = _header(block)
+        instance = instance.removeprefix("\\")
+        cut.keys.append(f"{instance}:{kind}")
+        lines = []
+        for port, net in _pins(block).items():
+            direction, width = ports[kind][port]
+            if direction == "output":  # the instance's output: a free input of the cut design
+                name = _escaped(f"{UNIT}{instance}.{port}")
+                declarations.append(f"  wire width {width} input 0 {name}")
+                lines.append(f"  connect {net} {name}")
+            else:
+                name = _escaped(f"{UNIT_IN}{instance}.{port}")
+                declarations.append(f"  wire width {width} output 0 {name}")
+                lines.append(f"  connect {name} {net}")
+        return lines
+
+    cut.rtlil = _declare(
+        _replace_cells(modules[top], lambda kind: kind.removeprefix("\\") in ports, replace), declarations
+    )
+    return cut
+
+
+def _replace_cells(
+    rtlil: str, selected: Callable[[str], bool], replace: Callable[[list[str]], list[str]]
+) -> str:
+    """``rtlil`` with each cell block whose type ``selected`` accepts (its attribute lines included)
+    replaced by the lines ``replace`` returns for it."""
     kept: list[str] = []
     pending: list[str] = []  # attribute lines, which belong to the item after them
     block: list[str] | None = None
-    declarations = 0
     for line in rtlil.splitlines():
         stripped = line.strip()
         if block is not None:
             block.append(line)
             if stripped == "end":
-                kept += _cut_cell(block, key_of, cut)
+                kept += replace(block)
                 block = None
-            continue
-        if stripped.startswith("attribute "):
+        elif stripped.startswith("attribute "):
             pending.append(line)
-        elif stripped.startswith("cell ") and _STATE_CELL.fullmatch(stripped.split()[1]):
-            block = [*pending, line]
-            pending = []
+        elif stripped.startswith("cell ") and selected(stripped.split()[1]):
+            block, pending = [*pending, line], []
         else:
-            kept += [*pending, line]
-            pending = []
-        if stripped.startswith("module "):
-            declarations = len(kept)  # wires are declared before the connections that use them
-    kept[declarations:declarations] = _ports(cut.keys)
-    cut.rtlil = "\n".join(kept) + "\n"
-    return cut
+            kept, pending = [*kept, *pending, line], []
+    return "\n".join(kept) + "\n"
+
+
+def _declare(rtlil: str, declarations: list[str]) -> str:
+    """``rtlil`` with ``declarations`` right after its ``module`` line (before the connections using them;
+    port numbers are renumbered by Yosys on reading)."""
+    lines = rtlil.splitlines()
+    at = next(index for index, line in enumerate(lines) if line.startswith("module ")) + 1
+    return "\n".join([*lines[:at], *declarations, *lines[at:]]) + "\n"
+
+
+def _modules(rtlil: str) -> dict[str, str]:
+    """The modules of an RTLIL design by name (``\\`` removed), each with the attribute lines before it."""
+    modules, chunk = {}, []
+    for line in rtlil.splitlines():
+        chunk.append(line)
+        if line.startswith("end"):
+            header = next(item for item in chunk if item.startswith("module "))
+            modules[header.split()[1].removeprefix("\\")] = "\n".join(chunk) + "\n"
+            chunk = []
+        elif not (line.startswith(("attribute ", "module ", " ")) or line == ""):
+            chunk = []  # design-level lines (comments, autoidx)
+    return modules
+
+
+def _module_ports(text: str) -> dict[str, tuple[str, int]]:
+    """The ports of an RTLIL module: name (``\\`` removed) to direction and width."""
+    ports = {}
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ["wire"] and ("input" in words or "output" in words):
+            width = int(words[words.index("width") + 1]) if "width" in words else 1
+            ports[words[-1].removeprefix("\\")] = ("input" if "input" in words else "output", width)
+    return ports
+
+
+def _header(block: list[str]) -> tuple[str, str]:
+    """The type and name of the cell in ``block``."""
+    header = next(line for line in block if line.strip().startswith("cell "))
+    kind, name = header.split()[1:3]
+    return kind.removeprefix("\\") if kind.startswith("\\") else kind, name
+
+
+def _pins(block: list[str]) -> dict[str, str]:
+    """The connections of the cell in ``block``: port (``\\`` removed) to net (RTLIL text)."""
+    return dict(
+        match.groups() for line in block if (match := re.match(r"\s*connect \\(\S+) (.+?)\s*$", line))
+    )
 
 
 def _cut_cell(
     block: list[str], key_of: Callable[[str], tuple[str, bool] | None], cut: CutDesign
 ) -> list[str]:
     """The lines that replace one flip-flop's cell ``block``: the cut, or the block itself when it stays."""
-    header = next(line for line in block if line.strip().startswith("cell "))
-    kind, name = header.split()[1:3]
-    pins = dict(
-        match.groups() for line in block if (match := re.match(r"\s*connect \\(\w+) (.+?)\s*$", line))
-    )
+    kind, name = _header(block)
+    pins = _pins(block)
     if kind != "$_DFF_P_":
         cut.left.append(f"{kind} {name} (only rising-edge flip-flops without set or reset are cut)")
         return block
@@ -143,13 +231,12 @@ def _drive(target: str, source: str, inverted: bool, name: str) -> list[str]:
 
 
 def _ports(keys: list[str]) -> list[str]:
-    """The declarations of the cut inputs and next-state outputs (port numbers past any existing one;
-    Yosys renumbers them on reading)."""
-    lines = []
-    for index, key in enumerate(keys):
-        lines.append(f"  wire input {1_000_000 + 2 * index} {_escaped(CUT + key)}")
-        lines.append(f"  wire output {1_000_001 + 2 * index} {_escaped(NEXT + key)}")
-    return lines
+    """The declarations of the cut inputs and next-state outputs."""
+    return [
+        f"  wire {way} 0 {_escaped(prefix + key)}"
+        for key in keys
+        for way, prefix in (("input", CUT), ("output", NEXT))
+    ]
 
 
 def _escaped(name: str) -> str:

@@ -48,7 +48,8 @@ from energy.gates.bounded import log_tail, run_bounded, run_yosys
 from energy.gates.cells import cell_models
 from energy.gates.liberty import read_library
 from energy.gates.sweep import TRACE, black_boxes, cell_counts, sweep
-from energy.gates.synth import NAMED_NETLIST, REGISTERS_JSON, SynthResult
+from energy.gates.synth import HIER_NETLIST, NAMED_NETLIST, REGISTERS_JSON, SynthResult
+from energy.gates.units import check_units, unit_classes
 from model.cli import non_negative_float, option_field, positive_float
 from sim.prove import SMTBMC, tool_environment
 
@@ -145,16 +146,21 @@ class Verdict:
     signals: int = 0
     timeout_s: float = DEFAULT_TIMEOUT_S
     engine: str = "induction"  # verdicts cached before the sweep engine existed came from induction
+    units: str = ""  # checked unit by unit: the unit modules proven
     cached: bool = False
 
     def summary(self) -> str:
         """The status, and the reason unless proven (the study's ``netlist_equivalence`` column)."""
-        return self.status if self.status == "proven" else f"{self.status}: {self.reason}"
+        if self.status == "proven":
+            return f"proven unit by unit ({self.units})" if self.units else "proven"
+        return f"{self.status}: {self.reason}"
 
     def line(self) -> str:
         """``netlist equivalent to RTL: proven (... )`` / ``FAILED: ...`` / ``not checked: ...``."""
         if self.status == "proven":
             detail = f"outputs and {self.signals} flip-flops paired, {self.engine}, {self.seconds:.1f} s"
+            if self.units:
+                detail = f"unit by unit: {self.units}; the glue: {detail}"
             return f"netlist equivalent to RTL: proven ({detail})"
         return f"netlist equivalent to RTL: {self.status}: {self.reason}"
 
@@ -172,11 +178,21 @@ def check_equivalence(
     if missing:
         return Verdict("not checked", f"the synthesis folder {folder.name} lacks {', '.join(missing)}")
     named = (folder / NAMED_NETLIST).read_text()
+    rtl, hier = (folder / "design.v").read_text(), folder / HIER_NETLIST
     if not same_up_to_renaming(result.netlist.read_text(), named):
         verdict = Verdict("FAILED", f"{NAMED_NETLIST} is not {result.netlist.name} renamed")
+    elif settings.engine == "sweep" and hier.exists() and unit_classes(rtl, hier.read_text(), result.top):
+        verdict = prove_units(
+            rtl,
+            hier.read_text(),
+            result.top,
+            json.loads((folder / REGISTERS_JSON).read_text()),
+            settings,
+            cells=tuple(result.settings.get("cells", ())) or None,
+        )
     else:
         verdict = prove_netlist(
-            (folder / "design.v").read_text(),
+            rtl,
             named,
             result.top,
             json.loads((folder / REGISTERS_JSON).read_text()),
@@ -234,6 +250,26 @@ def prove_netlist(
                 where = f"{log_to.parent.name}/{TRACE} in the synthesis cache"
                 verdict.reason = verdict.reason.replace(f"in {TRACE}", f"in {where}")
     return verdict
+
+
+def prove_units(
+    rtl: str,
+    hierarchical: str,
+    top: str,
+    registers: dict[str, dict[str, list]],
+    settings: EquivalenceSettings | None = None,
+    *,
+    cells: tuple[str, ...] | None = None,
+) -> Verdict:
+    """Prove the hierarchical netlist text ``hierarchical`` (the flow's ``hier.v``) equivalent to ``rtl``
+    unit by unit with the sweep engine (:func:`energy.gates.units.check_units`)."""
+    settings = settings or EquivalenceSettings(engine="sweep")
+    used = {match.group(1) for match in re.finditer(r"^\s*(\w+_ASAP7_75t_R)\s", hierarchical, re.M)}
+    library = read_library(cells) if cells else read_library()
+    outcome = check_units(
+        rtl, hierarchical, top, registers, library, cell_models(library, used), settings.timeout_s
+    )
+    return Verdict(**asdict(outcome), timeout_s=settings.timeout_s, engine="sweep")
 
 
 def _observation_name(wire: str, bit: int) -> str:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from energy.gates.bounded import log_tail, run_yosys
-from energy.gates.cut import cut_flops, register_key, rtl_register, wire_widths
+from energy.gates.cut import cut_flops, cut_instances, register_key, rtl_register, wire_widths
 from energy.gates.liberty import Library
 
 TRACE = "counterexample.vcd"
@@ -57,14 +57,18 @@ class Outcome:
     signals: int = 0
 
 
-def load_script(top: str) -> str:
+def load_script(top: str, units: tuple[str, ...] = ()) -> str:
     """Flatten the RTL (``gold.v``) and the netlist (``cells.v`` + ``gate.v``) to single-bit flip-flops
-    and write them as RTLIL (``gold.il``, ``gate.il``; their cell counts in ``<name>_cells.json``)."""
+    and write them as RTLIL (``gold.il``, ``gate.il``; their cell counts in ``<name>_cells.json``); the
+    modules ``units`` are kept as black boxes (their instances are cut by :func:`sweep`)."""
+    top = yosys_name(top)
+    boxes = [f"blackbox {' '.join(yosys_name(unit) for unit in units)}"] if units else []
 
     def load(name: str, files: str, generic: list[str]) -> list[str]:
         return [
             f"read_verilog -sv {files}",
             f"hierarchy -check -top {top}",
+            *boxes,
             "proc",
             "flatten",
             f"hierarchy -top {top}",
@@ -79,6 +83,11 @@ def load_script(top: str) -> str:
 
     generic = [f"synth -flatten -noabc -top {top}", "dffunmap"]
     return "\n".join([*load("gold", "gold.v", generic), *load("gate", "cells.v gate.v", [])])
+
+
+def yosys_name(name: str) -> str:
+    """``name`` as a Yosys command argument (escaped unless a plain identifier, e.g. ``top.u_r0_l0_0``)."""
+    return name if name.isidentifier() else "\\" + name
 
 
 def prove_script() -> str:
@@ -98,24 +107,33 @@ def prove_script() -> str:
     )
 
 
-def sweep(work: Path, top: str, flops: dict[str, list], library: Library, timeout_s: float) -> Outcome:
+def sweep(
+    work: Path,
+    top: str,
+    flops: dict[str, list],
+    library: Library,
+    timeout_s: float,
+    units: tuple[str, ...] = (),
+) -> Outcome:
     """Check ``gate.v`` (module ``top``, its cells' models in ``cells.v``) against ``gold.v`` in ``work``;
-    ``flops``: the register map of ``top`` (:func:`energy.gates.synth.register_map`)."""
+    ``flops``: the register map of ``top`` (:func:`energy.gates.synth.register_map`). The instances of the
+    modules ``units`` are cut like the flip-flops (their outputs shared inputs, their inputs compared), so
+    that the check covers the logic around them (:mod:`energy.gates.units` proves the units)."""
     started = time.perf_counter()
 
     def left() -> float:
         return max(timeout_s - (time.perf_counter() - started), 1.0)
 
-    run = run_yosys(work, load_script(top), timeout_s, log="load")
+    run = run_yosys(work, load_script(top, units), timeout_s, log="load")
     if run is None:
         return Outcome("not checked", f"time-out after {timeout_s:g} s, loading the designs", timeout_s)
     if run.returncode != 0:
         raise RuntimeError(f"Yosys failed loading the equivalence of {top}: {log_tail(work / 'load.log')}")
-    boxes = black_boxes(work)
+    boxes = sorted(set(black_boxes(work)) - set(units))
     if boxes:
         reason = f"cells without a model remain (black boxes): {', '.join(boxes)}"
         return Outcome("not checked", reason, time.perf_counter() - started)
-    unpaired, pairs = _cut(work, flops, library, (work / "gate.v").read_text())
+    unpaired, pairs = _cut(work, flops, library, (work / "gate.v").read_text(), cut_units=bool(units))
     if unpaired:
         return Outcome("not proven", unpaired, time.perf_counter() - started, pairs)
     run = run_yosys(work, prove_script(), left(), log="sweep")
@@ -135,14 +153,23 @@ def sweep(work: Path, top: str, flops: dict[str, list], library: Library, timeou
     raise RuntimeError(f"Yosys failed proving the equivalence of {top}: {log_tail(work / 'sweep.log')}")
 
 
-def _cut(work: Path, flops: dict[str, list], library: Library, netlist: str) -> tuple[str, int]:
-    """Cut both designs (``gold_cut.il``, ``gate_cut.il``); returns what does not pair (empty when the
-    designs pair one to one) and the number of pairs."""
-    gold = (work / "gold.il").read_text()
+def _cut(
+    work: Path, flops: dict[str, list], library: Library, netlist: str, *, cut_units: bool
+) -> tuple[str, int]:
+    """Cut both designs (``gold_cut.il``, ``gate_cut.il``): the unit instances when ``cut_units``, then the
+    flip-flops; returns what does not pair (empty when the designs pair one to one) and the number of
+    flip-flop pairs."""
+    gold, gate_design = (work / "gold.il").read_text(), (work / "gate.il").read_text()
+    problems = []
+    if cut_units:
+        gold_units, gate_units = cut_instances(gold, "gold"), cut_instances(gate_design, "gate")
+        gold, gate_design = gold_units.rtlil, gate_units.rtlil
+        if sorted(gold_units.keys) != sorted(gate_units.keys):
+            differ = sorted(set(gold_units.keys) ^ set(gate_units.keys))
+            problems.append(f"the unit instances differ between RTL and netlist: {', '.join(differ[:3])}")
     widths = wire_widths(gold)
     rtl = cut_flops(gold, lambda q: rtl_register(q, widths))
-    gate = cut_flops((work / "gate.il").read_text(), netlist_register(flops, library, netlist))
-    problems = []
+    gate = cut_flops(gate_design, netlist_register(flops, library, netlist))
     sides = ((rtl, gate, "RTL's", "register bits"), (gate, rtl, "netlist's", "flip-flops"))
     for design, other, whose, what in sides:
         unpaired = len(design.left) + len(set(design.keys) - set(other.keys))

