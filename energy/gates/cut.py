@@ -148,7 +148,8 @@ def _replace_cells(
         elif stripped.startswith("cell ") and selected(stripped.split()[1]):
             block, pending = [*pending, line], []
         else:
-            kept, pending = [*kept, *pending, line], []
+            kept += [*pending, line]
+            pending = []
     return "\n".join(kept) + "\n"
 
 

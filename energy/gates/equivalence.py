@@ -1,7 +1,11 @@
-"""Equivalence of a priced ASAP7 netlist to the RTL it was synthesized from, proved by induction.
+"""Equivalence of a priced ASAP7 netlist to the RTL it was synthesized from.
 
 :func:`check_equivalence` proves that the mapped netlist of a :class:`energy.gates.synth.SynthResult`
-computes, cycle for cycle, what the Verilog it came from computes:
+computes, cycle for cycle, what the Verilog it came from computes, by one of two engines
+(:attr:`EquivalenceSettings.engine`) that claim the same thing: ``sweep`` (the default,
+:mod:`energy.gates.sweep`: both designs with their flip-flop pairs cut into shared inputs, compared by SAT
+sweeping in ABC; the FP16 array unit by unit, :mod:`energy.gates.units`) and ``induction``, this module's
+own, described below. Both share the cells, the state correspondence and the verdicts:
 
 1. **The cells** are the Verilog models made from the liberty functions (:mod:`energy.gates.cells`, the
    ones the gate simulators use). Guard against the known false proof: after ``flatten`` no cell may
@@ -28,8 +32,9 @@ computes, cycle for cycle, what the Verilog it came from computes:
 A proof that does not finish within its budget (:class:`EquivalenceSettings`) is *not checked*, with the
 stage it reached; the solver is killed with it. Verdicts are cached in the synthesis folder
 (``equivalence.json``, the logs in ``equivalence.log``) beside the netlist they speak of. The solver's
-time grows fast with the logic between flip-flops: small and pipelined arrays prove in seconds, a
-multiplier or a wide unpipelined tree runs past a minute (``benchmarks/equivalence.py``).
+time of the induction grows fast with the logic between flip-flops: small and pipelined arrays prove in
+seconds, a multiplier or a wide unpipelined tree runs past a minute, where the sweep takes seconds
+(``benchmarks/equivalence.py``).
 """
 
 from __future__ import annotations
