@@ -248,11 +248,14 @@ def _changed_in_module(hierarchical: str, module: str) -> str:
     raise AssertionError(f"no XNOR2 or NAND2 in {module}")
 
 
-def test_a_changed_gate_in_a_unit_or_in_the_glue_fails(fp16_array):
+def test_a_changed_gate_in_a_unit_or_in_the_glue_fails(fp16_array, tmp_path):
     result, rtl, hierarchical, registers = fp16_array
     multiplier = next(name for name in modules(hierarchical) if name.endswith("u_r0_l0_0"))
-    failed = prove_units(rtl, _changed_in_module(hierarchical, "\\" + multiplier), result.top, registers)
+    mutant = _changed_in_module(hierarchical, "\\" + multiplier)
+    failed = prove_units(rtl, mutant, result.top, registers, log_to=tmp_path / "equivalence.log")
     assert failed.status == "FAILED" and failed.reason.startswith("unit u_r0_l0_0 "), failed.reason
+    assert f"{tmp_path.name}/counterexample.vcd" in failed.reason
+    assert (tmp_path / "counterexample.vcd").read_text().startswith("$")
     glue = prove_units(rtl, _changed_in_module(hierarchical, result.top), result.top, registers)
     assert glue.status == "FAILED" and glue.reason.startswith("the glue: "), glue.reason
     assert "2 distinct unit modules for 2 instances proven" in glue.reason  # what was proven is said

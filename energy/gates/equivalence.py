@@ -194,6 +194,7 @@ def check_equivalence(
             json.loads((folder / REGISTERS_JSON).read_text()),
             settings,
             cells=tuple(result.settings.get("cells", ())) or None,
+            log_to=folder / "equivalence.log",
         )
     else:
         verdict = prove_netlist(
@@ -265,16 +266,22 @@ def prove_units(
     settings: EquivalenceSettings | None = None,
     *,
     cells: tuple[str, ...] | None = None,
+    log_to: Path | None = None,
 ) -> Verdict:
     """Prove the hierarchical netlist text ``hierarchical`` (the flow's ``hier.v``) equivalent to ``rtl``
-    unit by unit with the sweep engine (:func:`energy.gates.units.check_units`)."""
+    unit by unit with the sweep engine (:func:`energy.gates.units.check_units`); a counterexample's VCD
+    is copied beside ``log_to`` when given."""
     settings = settings or EquivalenceSettings(engine="sweep")
     used = {match.group(1) for match in re.finditer(r"^\s*(\w+_ASAP7_75t_R)\s", hierarchical, re.M)}
     library = read_library(cells) if cells else read_library()
+    trace = log_to.with_name(TRACE) if log_to is not None else None
     outcome = check_units(
-        rtl, hierarchical, top, registers, library, cell_models(library, used), settings.timeout_s
+        rtl, hierarchical, top, registers, library, cell_models(library, used), settings.timeout_s, trace
     )
-    return Verdict(**asdict(outcome), timeout_s=settings.timeout_s, engine="sweep")
+    verdict = Verdict(**asdict(outcome), timeout_s=settings.timeout_s, engine="sweep")
+    if trace is not None:
+        verdict.reason = verdict.reason.replace(f"in {TRACE}", f"in {trace.parent.name}/{TRACE}")
+    return verdict
 
 
 def _observation_name(wire: str, bit: int) -> str:

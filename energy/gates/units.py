@@ -19,13 +19,14 @@ Together they prove the hierarchical netlist; the priced ``netlist.v`` is that n
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from energy.gates.liberty import Library
-from energy.gates.sweep import Outcome, sweep
+from energy.gates.sweep import TRACE, Outcome, sweep
 
 _MODULE = re.compile(r"^module\s+(\\\S+|\w+)\s*\(.*?^endmodule", re.M | re.S)
 _PRIVATE = re.compile(r"\\\$\S+")
@@ -73,16 +74,22 @@ def check_units(
     library: Library,
     cell_verilog: str,
     timeout_s: float,
+    trace_to: Path | None = None,
 ) -> UnitOutcome:
     """Prove the hierarchical ``netlist`` (module ``top``) equivalent to ``rtl`` unit by unit (see the
-    module docstring) within ``timeout_s`` in all; ``registers``: the flow's register map by module."""
+    module docstring) within ``timeout_s`` in all; ``registers``: the flow's register map by module. A
+    counterexample is copied to ``trace_to`` when given."""
     started = time.perf_counter()
+    designs = _Designs(rtl, netlist, registers, library, cell_verilog, trace_to)
+
+    def left() -> float:
+        return timeout_s - (time.perf_counter() - started)
+
     classes = unit_classes(rtl, netlist, top)
     instances = sum(len(members) for members in classes.values())
     proven = []
     for representative, members in classes.items():
-        left = timeout_s - (time.perf_counter() - started)
-        outcome = _sweep_in(rtl, netlist, representative, registers, library, cell_verilog, left, ())
+        outcome = designs.sweep(representative, left(), timeout_s)
         short = representative.removeprefix(f"{top}.")
         if outcome.status != "proven":
             done = f"; proven before it: {', '.join(proven)}" if proven else ""
@@ -92,27 +99,37 @@ def check_units(
             return UnitOutcome(outcome.status, reason, time.perf_counter() - started, 0, ", ".join(proven))
         proven.append(f"{short} x{len(members)} ({outcome.seconds:.1f} s)")
     units = tuple(name for members in classes.values() for name in members)
-    left = timeout_s - (time.perf_counter() - started)
-    glue = _sweep_in(rtl, netlist, top, registers, library, cell_verilog, left, units)
+    glue = designs.sweep(top, left(), timeout_s, units)
     summary = f"{len(classes)} distinct unit modules for {instances} instances proven: {', '.join(proven)}"
     reason = glue.reason if glue.status == "proven" else f"the glue: {glue.reason}; {summary}"
     return UnitOutcome(glue.status, reason, time.perf_counter() - started, glue.signals, summary)
 
 
-def _sweep_in(
-    rtl: str,
-    netlist: str,
-    top: str,
-    registers: dict[str, dict[str, list]],
-    library: Library,
-    cell_verilog: str,
-    timeout_s: float,
-    units: tuple[str, ...],
-) -> Outcome:
-    """One sweep check of module ``top`` in a fresh folder (the budget left, at least a second)."""
-    with tempfile.TemporaryDirectory(prefix="units-") as work:
-        work = Path(work)
-        (work / "gold.v").write_text(rtl)
-        (work / "gate.v").write_text(netlist)
-        (work / "cells.v").write_text(cell_verilog)
-        return sweep(work, top, registers.get(top, {}), library, max(timeout_s, 1.0), units)
+@dataclass(frozen=True)
+class _Designs:
+    """The two designs of a unit-by-unit check and what each sweep of one of their modules needs."""
+
+    rtl: str
+    netlist: str
+    registers: dict[str, dict[str, list]]
+    library: Library
+    cell_verilog: str
+    trace_to: Path | None
+
+    def sweep(self, top: str, left_s: float, budget_s: float, units: tuple[str, ...] = ()) -> Outcome:
+        """One sweep check of module ``top`` in a fresh folder, within ``left_s`` of the whole check's
+        ``budget_s`` (a time-out is reported against the whole budget)."""
+        if left_s <= 0:
+            return Outcome("not checked", f"time-out after {budget_s:g} s, before {top}")
+        with tempfile.TemporaryDirectory(prefix="units-") as work:
+            work = Path(work)
+            (work / "gold.v").write_text(self.rtl)
+            (work / "gate.v").write_text(self.netlist)
+            (work / "cells.v").write_text(self.cell_verilog)
+            outcome = sweep(work, top, self.registers.get(top, {}), self.library, left_s, units)
+            if self.trace_to is not None and (work / TRACE).exists():
+                shutil.copyfile(work / TRACE, self.trace_to)
+            outcome.reason = re.sub(
+                r"time-out after [\d.]+ s", f"time-out after {budget_s:g} s", outcome.reason
+            )
+            return outcome
