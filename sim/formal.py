@@ -1,6 +1,7 @@
-"""The formal harness of an integer MAC array: free inputs, the stream rules as assumptions, a reference.
+"""The formal harness of a MAC array: free inputs, the stream rules as assumptions, a reference.
 
-:class:`ProofHarness` wraps one array (ternary, ternary-lut or int8) for SymbiYosys (:mod:`sim.prove`).
+:class:`ProofHarness` wraps one array (ternary, ternary-lut, int8 or fp16) for SymbiYosys
+(:mod:`sim.prove`).
 Every input is free (``AnySeq``): the payloads, the ``valid`` of the sinks, the ``ready`` of the output
 and the reset. The environment's only obligations, assumed:
 
@@ -50,6 +51,17 @@ computes, for every register ``<name>_q`` of the stage, the value ``leaving[name
 and ``last`` bits of each stage equal the shadow's (``state_stage_valid``, ``state_stage_last``). The beat
 count of the open reduction is carried back from the accumulator through the stages (the index of the
 beat in each stage), so the ``max_beats`` contract is assumed where a beat enters.
+
+Binary16 (``fp16``). A floating-point reduction has no exact integer reference: the array rounds every
+product and sum. The reference's beat sum is the tree root of a pipeline-free twin of the array fed the
+beat's operands, and its accumulator adds it with :func:`hw.fp16.fp16_add` starting from ``-0`` (the
+rules of :mod:`model.fp16`); ``no_wrap`` and ``state_bound`` do not apply. So for FP16 the proof covers
+the array's control, handshake, accumulation and pipeline (every beat counted once, in order, the stream
+rules, reset), not the binary16 units themselves, whose bit-exactness against :mod:`model.fp16` is
+established by simulation (``sim/``, ``tests/``) and whose netlists are proven equal to their RTL unit by
+unit (:mod:`energy.gates.units`). How far the solver reaches is in ``benchmarks/proofs.py``: where an
+invariant relates multipliers fed by different signals (a pipeline stage against its twin), the SMT
+solver has to prove two multipliers equal, which it does not finish for two lanes.
 """
 
 from __future__ import annotations
@@ -68,17 +80,20 @@ from amaranth.hdl import (
     Signal,
     Value,
     signed,
+    unsigned,
 )
 from amaranth.lib import data
 
 from hw.arrays import MacArray, build_array
+from hw.fp16 import fp16_add
 from hw.layout import act_layout, tile_layout
 from hw.params import ArrayParams, signed_width
 from model.encoding import NEGATIVE_BIT, NONZERO_BIT
+from model.fp16 import FP16_BITS, NEGATIVE_ZERO
 from model.group_code import entry_digits, group_entries, index_bits, sign_bit
 
-#: The arrays the harness proves (the integer ones; binary16 sums have no exact reference of this kind).
-FORMAL_ARRAYS = ("ternary", "ternary-lut", "int8")
+#: The arrays the harness proves (binary16: see the module docstring for what its reference is).
+FORMAL_ARRAYS = ("ternary", "ternary-lut", "int8", "fp16")
 #: Bits the reference accumulator has beyond the array's (so that a wrapped array sum is visible).
 REFERENCE_EXTRA_BITS = 2
 
@@ -126,7 +141,10 @@ class ProofHarness(Elaboratable):
         transfer, tile = i_stream.valid & i_stream.ready, self._tile(m, rst, nodes)
         entering = _Beat(transfer, i_stream.payload.last, i_stream.payload.act, tile)
         stages = self._shadow_pipeline(m, entering, nodes["advance"])
-        beat = [self._beat_sum(m, stages[-1].act, stages[-1].weights[r], r) for r in range(p.rows)]
+        if p.is_float:
+            beat = self._float_beat_sums(m, platform, stages[-1])
+        else:
+            beat = [self._beat_sum(m, stages[-1].act, stages[-1].weights[r], r) for r in range(p.rows)]
         reference = _Reference(m, p, rst, dut, stages, nodes["advance"], beat)
         self._stream_rules(m, rst, reference)
         self._state_invariants(m, reference, nodes)
@@ -212,6 +230,25 @@ class ProofHarness(Elaboratable):
         m.d.comb += total.eq(sum(terms))
         return total
 
+    def _float_beat_sums(self, m: Module, platform: object, beat: _Beat) -> list[Value]:
+        """Each row's binary16 sum of one beat: the tree root of a pipeline-free twin of the array fed the
+        beat's operands (the same binary16 operations in the same order, see the module docstring)."""
+        p = self.params
+        twin = build_array(dataclasses.replace(p, pipeline=0, dataflow="stream"))
+        m.submodules.beat_twin = Fragment.get(twin, platform)
+        m.d.comb += [
+            twin.i_stream.payload.act.eq(beat.act),
+            twin.i_stream.payload.weight.eq(beat.weights),
+            twin.i_stream.valid.eq(0),
+            twin.o_stream.ready.eq(0),
+        ]
+        leaving = twin.leaving
+        roots = []
+        for r in range(p.rows):
+            level = max(int(name.split("_")[1][1:]) for name in leaving if name.startswith(f"r{r}_l"))
+            roots.append(leaving[f"r{r}_l{level}_0"])
+        return roots
+
     def _stream_rules(self, m: Module, rst: Value, reference: _Reference) -> None:
         """``function``, ``no_wrap``, ``no_spurious_output``, ``no_overrun``, ``valid_held`` /
         ``payload_held`` (see the module docstring)."""
@@ -225,9 +262,10 @@ class ProofHarness(Elaboratable):
             for r in range(p.rows):
                 m.d.comb += Assert(sums[r] == reference.expected[r][:width], "function")
             m.d.comb += Assert(reference.pending, "no_spurious_output")
-        with m.If(reference.fire):
-            for total in reference.totals:
-                m.d.comb += Assert(_fits(total, width), "no_wrap")
+        if not p.is_float:  # binary16 sums do not wrap (they round, and overflow to infinity)
+            with m.If(reference.fire):
+                for total in reference.totals:
+                    m.d.comb += Assert(_fits(total, width), "no_wrap")
         m.d.comb += Assert(~reference.overrun, "no_overrun")
         with m.If(stalled & ~rst):
             m.d.comb += [
@@ -238,10 +276,12 @@ class ProofHarness(Elaboratable):
     def _state_invariants(self, m: Module, reference: _Reference, nodes: dict) -> None:
         """The ``state_*`` assertions relating the array's registers to the reference (for induction)."""
         p = self.params
-        width, per_beat = p.acc_width, p.lanes * p.product_max_magnitude
+        width = p.acc_width
         for r in range(p.rows):
             m.d.comb += Assert(nodes[f"r{r}_acc"] == reference.partial[r], "state_accumulator")
-            bound = reference.beats * per_beat
+            if p.is_float:  # binary16 partial sums have no bound of this kind
+                continue
+            bound = reference.beats * p.lanes * p.product_max_magnitude
             m.d.comb += Assert(
                 (reference.partial[r] <= bound) & (reference.partial[r] >= -bound), "state_bound"
             )
@@ -291,8 +331,9 @@ class _Reference:
     ):
         entering, done = stages[0], stages[-1]
         width = p.acc_width + REFERENCE_EXTRA_BITS
-        self.partial = [Signal(signed(width), name=f"ref_partial{r}") for r in range(p.rows)]
-        self.expected = [Signal(signed(width), name=f"ref_expected{r}") for r in range(p.rows)]
+        shape, empty = (unsigned(FP16_BITS), NEGATIVE_ZERO) if p.is_float else (signed(width), 0)
+        self.partial = [Signal(shape, init=empty, name=f"ref_partial{r}") for r in range(p.rows)]
+        self.expected = [Signal(shape, name=f"ref_expected{r}") for r in range(p.rows)]
         self.pending = Signal(name="ref_pending")
         self.beats = Signal(range(p.max_beats + 1), name="ref_beats")
         self.overrun = Signal(name="ref_overrun")
@@ -303,14 +344,21 @@ class _Reference:
             Assume(~entering.valid | entering.last | (self.index[0] < p.max_beats - 1)),
             self.overrun.eq(~rst & closes & self.pending & ~delivered),  # reset clears both anyway
         ]
-        self.totals = totals = [
-            (partial + sum_)[:width].as_signed() for partial, sum_ in zip(self.partial, beat, strict=True)
-        ]
+        if p.is_float:  # binary16 accumulation: rounded at every beat, as :mod:`model.fp16` defines it
+            totals = [
+                fp16_add(m, partial, sum_, f"ref_total{r}")
+                for r, (partial, sum_) in enumerate(zip(self.partial, beat, strict=True))
+            ]
+        else:
+            totals = [
+                (partial + sum_)[:width].as_signed() for partial, sum_ in zip(self.partial, beat, strict=True)
+            ]
+        self.totals = totals
         with m.If(rst):
-            m.d.sync += [*(s.eq(0) for s in self.partial), self.pending.eq(0), self.beats.eq(0)]
+            m.d.sync += [*(s.eq(empty) for s in self.partial), self.pending.eq(0), self.beats.eq(0)]
         with m.Else():
             with m.If(closes):
-                m.d.sync += [*(s.eq(0) for s in self.partial), self.beats.eq(0), self.pending.eq(1)]
+                m.d.sync += [*(s.eq(empty) for s in self.partial), self.beats.eq(0), self.pending.eq(1)]
                 m.d.sync += [e.eq(t) for e, t in zip(self.expected, totals, strict=True)]
             with m.Elif(fire):
                 m.d.sync += [
