@@ -1,8 +1,8 @@
 """Benchmark: proof times of the arrays' properties (sim.prove) by configuration, into RESULTS.md.
 
 Runs :func:`sim.prove.prove` (function and stream properties of :mod:`sim.formal`, base case and
-k-induction by sby with Yices) for each configuration of :data:`CONFIGS`, ternary and int8, both trees,
-pipeline 0 and full, both dataflows, within ``--timeout-s`` each (default 120 s), and writes the
+k-induction by sby with Yices) for each configuration of :data:`CONFIGS`, ternary, int8 and fp16, both
+trees, pipeline 0 and full, both dataflows, within ``--timeout-s`` each (default 120 s), and writes the
 ``proofs`` section of ``benchmarks/RESULTS.md``: verdict, depth and wall time per configuration. A
 time-out is reported as TIMEOUT, never as proven.
 
@@ -39,6 +39,15 @@ CONFIGS = (
     ArrayParams("int8", 8, 1, max_k=16),
     ArrayParams("int8", 1, 1, max_k=16, pipeline="full"),
     ArrayParams("int8", 1, 1, act_width=4, max_k=16, pipeline="full"),
+    ArrayParams("int8", 1, 1, pipeline="full"),  # max_k 16384
+    ArrayParams("fp16", 1, 1, max_k=16),
+    ArrayParams("fp16", 2, 1, max_k=16),
+    ArrayParams("fp16", 2, 2, max_k=16),
+    ArrayParams("fp16", 4, 1, max_k=16),
+    ArrayParams("fp16", 1, 1, max_k=16, dataflow="stationary"),
+    ArrayParams("fp16", 2, 1, max_k=16, dataflow="stationary"),
+    ArrayParams("fp16", 1, 1, max_k=16, pipeline="full"),
+    ArrayParams("fp16", 2, 1, max_k=16, pipeline="full"),
 )
 
 
@@ -69,7 +78,8 @@ def main() -> None:
     body = "\n".join(
         [
             "Properties of the arrays (`sim.prove`: function against an unbounded reference sum, no wrap up "
-            "to max_k, stream rules, stage invariants), base case and k-induction by sby + Yices, budget "
+            "to max_k, stream rules, stage invariants; fp16: function against a reference of the same "
+            "binary16 operations, see `sim.formal`), base case and k-induction by sby + Yices, budget "
             f"{args.timeout_s:g} s per configuration.",
             "",
             markdown(frame),

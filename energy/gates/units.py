@@ -12,6 +12,8 @@ engine (:mod:`energy.gates.sweep`):
    shared input, its inputs compared as outputs, :func:`energy.gates.cut.cut_instances`) and its flip-flops
    cut as in the flat check: the logic around the units, given units that compute the same function.
 
+Each check reads only what it needs (a unit's own module; the glue with the units as port-only stubs),
+so a 64-lane row is not read whole once per unit. The units must be leaf modules, as the FP16 ones are.
 Together they prove the hierarchical netlist; the priced ``netlist.v`` is that netlist flattened (with
 ``setundef -zero``, tie cells and ``opt_clean``), steps of Yosys trusted here.
 """
@@ -123,8 +125,8 @@ class _Designs:
             return Outcome("not checked", f"time-out after {budget_s:g} s, before {top}")
         with tempfile.TemporaryDirectory(prefix="units-") as work:
             work = Path(work)
-            (work / "gold.v").write_text(self.rtl)
-            (work / "gate.v").write_text(self.netlist)
+            (work / "gold.v").write_text(_only(modules(self.rtl), top, units))
+            (work / "gate.v").write_text(_only(modules(self.netlist), top, units))
             (work / "cells.v").write_text(self.cell_verilog)
             outcome = sweep(work, top, self.registers.get(top, {}), self.library, left_s, units)
             if self.trace_to is not None and (work / TRACE).exists():
@@ -133,3 +135,20 @@ class _Designs:
                 r"time-out after [\d.]+ s", f"time-out after {budget_s:g} s", outcome.reason
             )
             return outcome
+
+
+def _only(texts: dict[str, str], top: str, units: tuple[str, ...]) -> str:
+    """The Verilog one check reads, so that a large netlist is not read whole once per unit: a unit (no
+    ``units``) alone, it being a leaf module; the glue with each of ``units`` as a stub (its ports only:
+    the check cuts its instances)."""
+    if not units:
+        return texts[top] + "\n"
+    kept = [text for name, text in texts.items() if name not in units]
+    return "\n".join([*kept, *(_stub(texts[name]) for name in units)]) + "\n"
+
+
+def _stub(text: str) -> str:
+    """A module's header and port declarations, nothing else."""
+    lines = text.splitlines()
+    ports = [line for line in lines if re.match(r"\s*(input|output|inout)\b", line)]
+    return "\n".join([lines[0], *ports, "endmodule"])
