@@ -135,7 +135,9 @@ def main() -> None:
     if args.study:
         body = (
             "The netlists of the gate-level study's compared arrays (one row synthesized, "
-            f"`benchmarks/results/gate_level.csv`), budget {args.timeout_s:g} s each.\n\n"
+            f"`benchmarks/results/gate_level.csv`), engine `{settings.engine}`, budget {args.timeout_s:g} s "
+            "each (the FP16 rows unit by unit, `energy.gates.units`; a verdict already cached beside a "
+            "netlist keeps the time of the run that made it).\n\n"
             + markdown(check_study(settings))
             + "\n\nThe study's ternary tree and pipeline variants (`micro_architectures`, one row):\n\n"
             + markdown(check_micro(settings))
