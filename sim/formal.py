@@ -179,20 +179,25 @@ class ProofHarness(Elaboratable):
         """Pipeline stage ``stage`` holds the shadow's beat: its valid and ``last`` bits, and every register
         equal to what a pipeline-free twin fed the beat's operands computes there (``state_stage*``)."""
         nodes = array.nodes
+        leaving = self._twin(m, platform, beat, f"twin{stage}")
+        m.d.comb += Assert(nodes[f"s{stage}_valid"] == beat.valid, "state_stage_valid")
+        with m.If(beat.valid):
+            m.d.comb += Assert(nodes[f"s{stage}_last"] == beat.last, "state_stage_last")
+            for name in array.stages[stage - 1]:
+                m.d.comb += Assert(_bits(nodes[f"{name}_q"]) == _bits(leaving[name]), "state_stage")
+
+    def _twin(self, m: Module, platform: object, beat: _Beat, name: str) -> dict[str, Value]:
+        """A pipeline-free stream twin of the array (submodule ``name``) fed ``beat``'s operands; returns
+        the value of every tree node in it (:attr:`~hw.arrays.MacArray.leaving`)."""
         twin = build_array(dataclasses.replace(self.params, pipeline=0, dataflow="stream"))
-        m.submodules[f"twin{stage}"] = Fragment.get(twin, platform)
+        m.submodules[name] = Fragment.get(twin, platform)
         m.d.comb += [
             twin.i_stream.payload.act.eq(beat.act),
             twin.i_stream.payload.weight.eq(beat.weights),
             twin.i_stream.valid.eq(0),
             twin.o_stream.ready.eq(0),
         ]
-        leaving = twin.leaving
-        m.d.comb += Assert(nodes[f"s{stage}_valid"] == beat.valid, "state_stage_valid")
-        with m.If(beat.valid):
-            m.d.comb += Assert(nodes[f"s{stage}_last"] == beat.last, "state_stage_last")
-            for name in array.stages[stage - 1]:
-                m.d.comb += Assert(_bits(nodes[f"{name}_q"]) == _bits(leaving[name]), "state_stage")
+        return twin.leaving
 
     def _tile(self, m: Module, rst: Value, nodes: dict) -> data.View:
         """The weights of the beat: the input payload's (stream), or the array's tile register, asserted
@@ -234,15 +239,7 @@ class ProofHarness(Elaboratable):
         """Each row's binary16 sum of one beat: the tree root of a pipeline-free twin of the array fed the
         beat's operands (the same binary16 operations in the same order, see the module docstring)."""
         p = self.params
-        twin = build_array(dataclasses.replace(p, pipeline=0, dataflow="stream"))
-        m.submodules.beat_twin = Fragment.get(twin, platform)
-        m.d.comb += [
-            twin.i_stream.payload.act.eq(beat.act),
-            twin.i_stream.payload.weight.eq(beat.weights),
-            twin.i_stream.valid.eq(0),
-            twin.o_stream.ready.eq(0),
-        ]
-        leaving = twin.leaving
+        leaving = self._twin(m, platform, beat, "beat_twin")
         roots = []
         for r in range(p.rows):
             level = max(int(name.split("_")[1][1:]) for name in leaving if name.startswith(f"r{r}_l"))
