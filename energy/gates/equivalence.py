@@ -231,7 +231,7 @@ def prove_netlist(
     if len(bits) != len(flops):
         reason = f"{len(flops) - len(bits)} flip-flops hold a register bit another one holds too"
         return Verdict("not proven", reason, timeout_s=settings.timeout_s)
-    used = {match.group(1) for match in re.finditer(r"^\s*(\w+_ASAP7_75t_R)\s", netlist, re.M)}
+    used = _used_cells(netlist)
     library = read_library(cells) if cells else read_library()
     with tempfile.TemporaryDirectory(prefix="equiv-") as work:
         work = Path(work)
@@ -272,7 +272,7 @@ def prove_units(
     unit by unit with the sweep engine (:func:`energy.gates.units.check_units`); a counterexample's VCD
     is copied beside ``log_to`` when given."""
     settings = settings or EquivalenceSettings(engine="sweep")
-    used = {match.group(1) for match in re.finditer(r"^\s*(\w+_ASAP7_75t_R)\s", hierarchical, re.M)}
+    used = _used_cells(hierarchical)
     library = read_library(cells) if cells else read_library()
     trace = log_to.with_name(TRACE) if log_to is not None else None
     outcome = check_units(
@@ -282,6 +282,11 @@ def prove_units(
     if trace is not None:
         verdict.reason = verdict.reason.replace(f"in {TRACE}", f"in {trace.parent.name}/{TRACE}")
     return verdict
+
+
+def _used_cells(netlist: str) -> set[str]:
+    """The ASAP7 cell types a netlist text instantiates (the cell models the check needs)."""
+    return {match.group(1) for match in re.finditer(r"^\s*(\w+_ASAP7_75t_R)\s", netlist, re.M)}
 
 
 def _observation_name(wire: str, bit: int) -> str:

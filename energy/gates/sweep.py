@@ -9,8 +9,8 @@ are equal and the next states correspond), but as a combinational check:
    bits. The RTL is first taken through Yosys's generic synthesis (``synth -flatten -noabc``, the
    technology-independent passes the flow ran before mapping, then ``dffunmap``), so that the two designs
    share the internal points SAT sweeping needs: against the RTL lowered by ``alumacc`` alone, a lone
-   int8 lane or an 8-lane ternary tree does not finish in 120 s; against ``synth -noabc`` they prove in
-   1.4 and 1.2 s.
+   int8 lane and an 8-lane ternary tree did not finish in 60 s (the tree not in 120 s with ``wreduce``
+   added either); against ``synth -noabc`` they prove in 1.4 and 1.2 s.
 2. **Cut** (:mod:`energy.gates.cut`): every flip-flop becomes an input ``cut$<register bit>`` shared by
    the two designs and an output ``next$<register bit>``; in the netlist the register map says which bit
    a flip-flop holds and whether as its complement (and the liberty whether the cell's output is its
