@@ -7,7 +7,10 @@ critical-path estimate, whether the netlist is proven equivalent to its RTL (``n
 proven / FAILED / not proven / not checked: reason``, :mod:`energy.gates.equivalence`, within
 ``--equivalence-timeout-s``), and the energy per MAC split into combinational, sequential and leakage.
 ``--operands model[:DIR]`` measures on a trained model's operands of one projection type
-(:mod:`energy.gates.model_operands`) instead of Gaussian ones.
+(:mod:`energy.gates.model_operands`) instead of Gaussian ones. ``--activity timing`` counts every
+transition with the liberty's delays (glitches included; :mod:`energy.gates.timed`) and also prints the
+same run without its glitches; ``--wire-load on`` and ``--clock-tree on`` add the modelled wires and clock
+tree (:mod:`energy.gates.parasitics`).
 
 ``python -m energy.gates --verilog FILE --top NAME [--cycles C] [--stimulus CSV]`` prices any module
 instead (:mod:`energy.gates.module`): synthesized on the same flow, simulated on random inputs (or the
@@ -18,6 +21,7 @@ exit 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -25,10 +29,11 @@ from energy.gates.equivalence import add_settings_arguments, settings_from_argum
 from energy.gates.measure import DEFAULT_BEATS, ENGINES, GateMeasurement, measure_array
 from energy.gates.model_operands import DEFAULT_PROJECTION, parse_operands
 from energy.gates.module import DEFAULT_CYCLES, ModuleMeasurement, measure_module
+from energy.gates.physics import PhysicsSettings
 from energy.gates.power import DEFAULT_CLOCK_PS, DEFAULT_SLEW_PS, EnergySettings
 from energy.gates.realistic import check_zero
 from energy.gates.synth import FlowSettings
-from hw.generate import add_array_arguments, params_from_arguments
+from hw.generate import add_array_arguments, option_name, option_type, params_from_arguments
 from model.cli import (
     OneLineErrorParser,
     fail,
@@ -99,8 +104,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="gate-level simulator: NumPy (fast) or cocotb + Verilator on cell models (slow, same toggles)",
     )
     add_settings_arguments(parser)
+    add_physics_arguments(parser)
     add_module_arguments(parser)
     return parser
+
+
+def add_physics_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per field of :class:`energy.gates.physics.PhysicsSettings`: ``--activity``,
+    ``--wire-load``, ``--clock-tree``."""
+    for item in dataclasses.fields(PhysicsSettings):
+        parser.add_argument(
+            option_name(item),
+            type=option_type(item.metadata["parse"]),
+            default=item.default,
+            help=item.metadata["help"],
+        )
+
+
+def physics_from_arguments(args: argparse.Namespace) -> PhysicsSettings:
+    return PhysicsSettings(
+        **{item.name: getattr(args, item.name) for item in dataclasses.fields(PhysicsSettings)}
+    )
 
 
 def add_module_arguments(parser: argparse.ArgumentParser) -> None:
@@ -141,8 +165,26 @@ def format_measurement(m: GateMeasurement) -> str:
         f"(gate-level simulation: {m.activity['engine']})",
         m.equivalence.line() + (" (cached)" if m.equivalence.cached else ""),
         "run time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in m.seconds.items()),
-        "energy per MAC (pJ): " + ", ".join(f"{k} {v:.5f}" for k, v in per_mac.items()),
+        f"energy per MAC (pJ, {m.physics.label}): " + ", ".join(f"{k} {v:.5f}" for k, v in per_mac.items()),
     ]
+    if m.settled_energy is not None:
+        settled = m.settled_energy.per_mac_pj()["total"]
+        lines.append(
+            f"glitches: {100 * m.activity['glitch_share']:.1f}% of the logic's transitions; without them "
+            f"{settled:.5f} pJ per MAC (x{per_mac['total'] / settled:.3f} with them)"
+        )
+    if m.clock_tree is not None:
+        tree = m.clock_tree
+        lines.append(
+            f"clock tree (a model): {tree.buffers} buffers in {len(tree.levels)} levels for "
+            f"{tree.clock_pins} clock pins, {tree.area_um2:.2f} um^2, leaf slew {tree.leaf_slew_ps:.1f} ps, "
+            f"{m.energy.details['clock_tree'] * 1e-3 / m.energy.macs:.5f} pJ per MAC"
+        )
+    if m.energy.by_block:
+        lines.append(
+            "energy per MAC by block (pJ): "
+            + ", ".join(f"{k} {v * 1e-3 / m.energy.macs:.5f}" for k, v in m.energy.by_block.items())
+        )
     return "\n".join(lines)
 
 
@@ -213,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             engine=args.engine,
             operands=parse_operands(args.operands, args.projection, args.layer, args.data),
             equivalence=settings_from_arguments(args),
+            physics=physics_from_arguments(args),
         )
     except (TypeError, ValueError) as error:
         fail(parser.prog, str(error))

@@ -1,7 +1,8 @@
 """The ASAP7 subset shipped in the package, and ``python -m energy.gates.bundled`` that regenerates it.
 
-The flow maps every design to the cells of :data:`energy.gates.synth.MAPPING_CELLS` only, so the package
-ships exactly those: the trimmed liberty that :func:`energy.gates.liberty.write_trimmed_liberty` cuts out
+The flow maps every design to the cells of :data:`energy.gates.synth.MAPPING_CELLS` only, and sizes the
+modelled clock tree from :data:`energy.gates.parasitics.CLOCK_BUFFERS`, so the package ships exactly those
+(:data:`BUNDLED_CELLS`): the trimmed liberty that :func:`energy.gates.liberty.write_trimmed_liberty` cuts out
 of the five ASAP7 RVT TT NLDM files (``energy/gates/data/asap7_trimmed_rvt_tt.lib.gz``, gzip without a
 time stamp or file name), with ASAP7's BSD-3 license beside it (``LICENSE.asap7``). Reading the bundled
 file and trimming it again gives the same bytes as trimming the full library, so synthesis results (their
@@ -20,9 +21,12 @@ import tempfile
 from pathlib import Path
 
 from energy.gates.liberty import BUNDLED_LIBERTY, PdkError, read_library, write_trimmed_liberty
+from energy.gates.parasitics import CLOCK_BUFFERS
 from energy.gates.synth import MAPPING_CELLS
 from model.cli import OneLineErrorParser, fail
 
+#: The cells shipped: the mapper's and the clock tree's buffers.
+BUNDLED_CELLS = tuple(dict.fromkeys((*MAPPING_CELLS, *CLOCK_BUFFERS)))
 #: ASAP7's license, copied beside the bundled liberty.
 BUNDLED_LICENSE = BUNDLED_LIBERTY.parent / "LICENSE.asap7"
 
@@ -30,7 +34,7 @@ BUNDLED_LICENSE = BUNDLED_LIBERTY.parent / "LICENSE.asap7"
 def bundled_text(pdk: str | Path) -> bytes:
     """The uncompressed bundled liberty made from the full ASAP7 folder ``pdk``."""
     with tempfile.TemporaryDirectory(prefix="asap7-bundle-") as folder:
-        path = write_trimmed_liberty(read_library(MAPPING_CELLS, pdk), Path(folder) / "trimmed.lib")
+        path = write_trimmed_liberty(read_library(BUNDLED_CELLS, pdk), Path(folder) / "trimmed.lib")
         return path.read_bytes()
 
 

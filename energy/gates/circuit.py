@@ -4,7 +4,8 @@ Computed once per measurement (:class:`Circuit`) and shared by the gate simulato
 (:mod:`energy.gates.gatesim`), the pricing (:mod:`energy.gates.power`) and the timing estimate
 (:mod:`energy.gates.timing`):
 
-- **load** of a net: the sum of the input-pin capacitances (fF) of the cell pins it feeds (no wires);
+- **load** of a net: the sum of the input-pin capacitances (fF) of the cell pins it feeds, plus any
+  ``extra_load`` given (the modelled wires; none by default);
 - **driver** of a net: the instance, cell and output pin driving it (none for input ports);
 - **levels**: the combinational cells in topological order. The input ports, the flip-flop outputs and
   the tie cells' outputs are level 0; a cell's level is one more than the deepest level among the nets its
@@ -48,6 +49,9 @@ class Circuit:
         The mapped netlist (:func:`energy.gates.netlist.read_netlist`).
     library : Library
         A library holding every cell the netlist instantiates.
+    extra_load : dict, optional
+        Capacitance (fF) added to the load of each net named, beyond its pins (the modelled wires of
+        :mod:`energy.gates.parasitics`).
 
     Members
     -------
@@ -59,10 +63,11 @@ class Circuit:
         The combinational instances in topological order (computed on first use).
     """
 
-    def __init__(self, netlist: Netlist, library: Library):
+    def __init__(self, netlist: Netlist, library: Library, extra_load: dict[str, float] | None = None):
         self.netlist = netlist
         self.library = library
         self.cells = [(instance, library.cell(instance.cell)) for instance in netlist.instances]
+        self.extra_load = dict(extra_load or {})
 
     @property
     def flops(self) -> list[tuple[Instance, Cell]]:
@@ -81,6 +86,8 @@ class Circuit:
                     load[net] += info.capacitance
                 else:
                     driver[net] = Driver(instance.name, cell, pin)
+        for net, capacitance in self.extra_load.items():
+            load[net] += capacitance
         return dict(load), driver
 
     @property

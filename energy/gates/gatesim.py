@@ -66,11 +66,26 @@ def _function(cell: Cell, pin: str) -> str:
 
 
 @dataclass
-class _Group:
-    """Cells of one type at one level: their input and output net indices, and the evaluators."""
+class CellGroup:
+    """Cells of one type at one level: the cell, the instances, the net indices of each input pin (in the
+    order of ``cell.inputs``) and, per connected output pin, its name, net indices and evaluator."""
 
+    cell: Cell
+    instances: list[Instance]
     inputs: list[np.ndarray]
-    outputs: list[tuple[np.ndarray, Callable[..., np.ndarray]]]
+    outputs: list[tuple[str, np.ndarray, Callable[..., np.ndarray]]]
+
+
+@dataclass
+class FlopOutputs:
+    """The flip-flops of one cell type driving output ``pin``: their state slots, the nets they drive and
+    the output's function of the state."""
+
+    cell: Cell
+    pin: str
+    slots: np.ndarray
+    nets: np.ndarray
+    function: Callable[..., np.ndarray]
 
 
 class GateSimulator:
@@ -80,13 +95,14 @@ class GateSimulator:
         self.netlist = circuit.netlist
         self._index = self._number_nets(circuit)
         self._constant = self._net("<constant 0>")  # unconnected inputs read 0
-        self._scratch = self._net("<unconnected outputs>")  # unconnected outputs write here
+        self.scratch = self._net("<unconnected outputs>")  # unconnected outputs write here
         flops = circuit.flops
         self.flop_count = len(flops)
         self._flop_next: list[tuple[np.ndarray, Callable[..., np.ndarray], list[np.ndarray]]] = []
-        self._flop_outputs: list[tuple[np.ndarray, np.ndarray, Callable[..., np.ndarray]]] = []
+        #: The flip-flop outputs by cell type and pin, and the combinational groups in level order.
+        self.flop_outputs: list[FlopOutputs] = []
         self._build_flops(flops)
-        self._groups = self._build_groups(circuit)
+        self.groups = self._build_groups(circuit)
         self.depth = circuit.depth
         self.net_names = list(self._index)
         self.values = np.zeros(len(self._index), bool)
@@ -133,11 +149,11 @@ class GateSimulator:
             for pin in cell.outputs:
                 nets = self._pin_nets(instances, pin, -1)
                 keep = nets >= 0
-                self._flop_outputs.append(
-                    (slots[keep], nets[keep], _evaluator(_function(cell, pin), [state]))
+                self.flop_outputs.append(
+                    FlopOutputs(cell, pin, slots[keep], nets[keep], _evaluator(_function(cell, pin), [state]))
                 )
 
-    def _build_groups(self, circuit: Circuit) -> list[_Group]:
+    def _build_groups(self, circuit: Circuit) -> list[CellGroup]:
         """One group per (level, cell type) of the combinational cells, in level order."""
         by_level: dict[tuple[int, str], list[Instance]] = defaultdict(list)
         cells: dict[str, Cell] = {}
@@ -149,11 +165,15 @@ class GateSimulator:
             cell = cells[cell_name]
             inputs = [self._pin_nets(instances, p, self._constant) for p in cell.inputs]
             outputs = [
-                (self._pin_nets(instances, pin, self._scratch), _evaluator(_function(cell, pin), cell.inputs))
+                (
+                    pin,
+                    self._pin_nets(instances, pin, self.scratch),
+                    _evaluator(_function(cell, pin), cell.inputs),
+                )
                 for pin in cell.outputs
                 if any(pin in i.pins for i in instances)
             ]
-            groups.append(_Group(inputs, outputs))
+            groups.append(CellGroup(cell, instances, inputs, outputs))
         return groups
 
     def port(self, name: str) -> np.ndarray:
@@ -172,12 +192,17 @@ class GateSimulator:
     def settle(self) -> None:
         """Drive the flip-flop outputs from the state and evaluate the combinational levels."""
         values = self.values
-        for slots, nets, function in self._flop_outputs:
-            values[nets] = function(self.state[slots])
-        for group in self._groups:
+        for flops in self.flop_outputs:
+            values[flops.nets] = flops.function(self.state[flops.slots])
+        for group in self.groups:
             operands = [values[nets] for nets in group.inputs]
-            for nets, function in group.outputs:
+            for _, nets, function in group.outputs:
                 values[nets] = function(*operands)
+
+    def transitions(self, previous: np.ndarray) -> np.ndarray:
+        """Transitions of every net in the cycle just settled, from the values ``previous`` it held: at most
+        one each in this zero-delay model (a subclass that models delays counts the glitches too)."""
+        return (self.values != previous).astype(np.int64)
 
     def clock(self) -> None:
         """The rising edge: every flip-flop takes its next state from the settled values."""
@@ -195,12 +220,15 @@ def _integer(bits: np.ndarray) -> int:
 
 @dataclass
 class GateRun:
-    """What :func:`simulate` measured: the activity in its window, beats, MACs and outputs checked."""
+    """What :func:`simulate` measured: the activity in its window (every transition the simulator counts),
+    beats, MACs and outputs checked, and the settled-value activity (at most one toggle per net and
+    cycle: the zero-delay count, the same as ``activity`` for :class:`GateSimulator` itself)."""
 
     activity: Activity
     cycles: int
     beats: int
     outputs: int
+    settled_activity: Activity | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +256,7 @@ class _GateBench:
         self.reset_nets = simulator.port(RESET_PORT)
         self.limit = 20 * (len(prepared) + prepared.params.latency + 10)
         self.toggles = np.zeros(len(simulator.values), np.int64)
+        self.settled_toggles = np.zeros(len(simulator.values), np.int64)
         self.previous = simulator.values.copy()
         self.position = self.taken = self.cycles = self.beats = 0
 
@@ -243,8 +272,8 @@ class _GateBench:
         for _ in range(RESET_CYCLES):
             self.simulator.settle()
             self.simulator.clock()
+        self.previous = values.copy()  # the window starts with rst falling: its toggle is counted
         values[self.reset_nets] = False
-        self.previous = values.copy()
 
     def cycle(self) -> None:
         """One clock cycle: offer the current op, settle, count toggles, take the output, clock."""
@@ -274,7 +303,8 @@ class _GateBench:
 
     def _count_toggles(self) -> None:
         values = self.simulator.values
-        self.toggles += values != self.previous
+        self.toggles += self.simulator.transitions(self.previous)
+        self.settled_toggles += values != self.previous
         self.previous[:] = values
 
     def _check_output(self) -> None:
@@ -303,12 +333,14 @@ class _GateBench:
             self.beats += kind is Op.BEAT
             self.position += 1
 
-    def activity(self, clock_ps: float) -> Activity:
-        """The toggles per net (the clock: two per cycle) over the run's window."""
+    def activity(self, clock_ps: float, *, settled: bool = False) -> Activity:
+        """The transitions per net (the clock: two per cycle) over the run's window, or with ``settled``
+        only the changes of the settled values (at most one per net per cycle: the zero-delay count)."""
+        toggles = self.settled_toggles if settled else self.toggles
         counts = Counter(
             {
                 name: int(t)
-                for name, t in zip(self.simulator.net_names, self.toggles.tolist(), strict=True)
+                for name, t in zip(self.simulator.net_names, toggles.tolist(), strict=True)
                 if t and not name.startswith("<")  # the internal constant and scratch nets
             }
         )
@@ -335,7 +367,13 @@ def simulate_prepared(
     bench.reset()
     while not bench.done:
         bench.cycle()
-    return GateRun(bench.activity(clock_ps), bench.cycles, bench.beats, bench.taken)
+    return GateRun(
+        bench.activity(clock_ps),
+        bench.cycles,
+        bench.beats,
+        bench.taken,
+        bench.activity(clock_ps, settled=True),
+    )
 
 
 def simulate(

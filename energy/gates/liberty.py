@@ -263,12 +263,16 @@ class PowerArc:
 
 @dataclass(frozen=True)
 class TimingArc:
-    """Delay tables (ps) from ``related_pin`` to ``pin``."""
+    """Delay tables (ps) from ``related_pin`` to ``pin``, the output transition tables (ps) and the arc's
+    ``when`` condition (a liberty function of the cell's pins; None: unconditional)."""
 
     pin: str
     related_pin: str
     cell_rise: Table | None
     cell_fall: Table | None
+    rise_transition: Table | None = None
+    fall_transition: Table | None = None
+    when: str | None = None
 
 
 @dataclass(frozen=True)
@@ -332,13 +336,13 @@ def _cell(text: str) -> Cell:
                 )
             )
         for arc in pin.all("timing"):
-            rise, fall = arc.all("cell_rise"), arc.all("cell_fall")
+            tables = {
+                kind: _table(found[0]) if (found := arc.all(kind)) else None
+                for kind in ("cell_rise", "cell_fall", "rise_transition", "fall_transition")
+            }
             timing.append(
                 TimingArc(
-                    name,
-                    arc.attributes.get("related_pin", ""),
-                    _table(rise[0]) if rise else None,
-                    _table(fall[0]) if fall else None,
+                    name, arc.attributes.get("related_pin", ""), **tables, when=arc.attributes.get("when")
                 )
             )
     leakages = [

@@ -17,11 +17,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from energy.gates.activity import Activity, read_toggles
+from energy.gates.blocks import cell_blocks, flop_registers
 from energy.gates.cells import cell_models
 from energy.gates.circuit import Circuit
 from energy.gates.equivalence import NOT_REQUESTED, EquivalenceSettings, Verdict, check_equivalence
@@ -29,9 +31,12 @@ from energy.gates.gatesim import GateSimulator, simulate_prepared
 from energy.gates.liberty import read_library
 from energy.gates.model_operands import ModelSource, model_operands
 from energy.gates.netlist import read_netlist
-from energy.gates.power import EnergyReport, EnergySettings, gate_energy, toggle_rate
+from energy.gates.parasitics import CLOCK_BUFFERS, ClockTree, WireLoad, add_clock_tree, clock_tree, wire_loads
+from energy.gates.physics import PhysicsSettings
+from energy.gates.power import EnergyReport, EnergySettings, gate_energy, nominal_voltage, toggle_rate
 from energy.gates.realistic import check_zero, realistic_operands, weight_zero_fraction
 from energy.gates.synth import FlowSettings, SynthResult, synthesize
+from energy.gates.timed import TimedSimulator
 from energy.gates.timing import DEFAULT_MAX_FANOUT, critical_path_ps
 from hw.generate import verilog_for
 from hw.params import ArrayParams
@@ -65,6 +70,13 @@ class GateMeasurement:
     buffered_path_ps: float | None = None
     #: Whether the priced netlist is proven equivalent to its RTL (:mod:`energy.gates.equivalence`).
     equivalence: Verdict = field(default_factory=lambda: Verdict("not checked", NOT_REQUESTED))
+    #: The activity mode and parasitics measured (:mod:`energy.gates.physics`).
+    physics: PhysicsSettings = field(default_factory=PhysicsSettings)
+    #: In the timing mode: the same run priced on its settled values only (the zero-delay count), with
+    #: the same parasitics; ``None`` in the zero-delay mode (``energy`` is that figure).
+    settled_energy: EnergyReport | None = None
+    #: The modelled clock tree, when priced.
+    clock_tree: ClockTree | None = None
 
 
 def _check_request(engine: str, beats: int, zero: str, operands: str | ModelSource) -> None:
@@ -96,6 +108,7 @@ def measure_array(
     engine: str = "numpy",
     operands: str | ModelSource = "gaussian",
     equivalence: EquivalenceSettings | None = None,
+    physics: PhysicsSettings | None = None,
 ) -> GateMeasurement:
     """Synthesize, simulate (bit-exact checked) and price one array; see the module docstring.
 
@@ -103,9 +116,13 @@ def measure_array(
     zero fraction in [0, 1) (:mod:`energy.gates.realistic`); ``operands`` a
     :class:`energy.gates.model_operands.ModelSource` takes the operands from a trained model instead.
     ``equivalence`` settings prove the netlist equivalent to its RTL first (cached with the synthesis; not
-    checked when ``None``).
+    checked when ``None``). ``physics`` chooses the activity mode (zero-delay or timing-aware) and the
+    modelled wires and clock tree (:mod:`energy.gates.physics`; default: zero-delay, neither).
     """
+    physics = physics or PhysicsSettings()
     _check_request(engine, beats, zero, operands)
+    if engine != "numpy" and physics.activity != "zero-delay":
+        raise ValueError(f"activity={physics.activity!r} is simulated by the numpy engine only")
     settings = settings or EnergySettings()
     flow = flow or FlowSettings()
     top = params.default_name()
@@ -115,30 +132,104 @@ def measure_array(
     seconds = {"generation": time.perf_counter() - started}
     started = time.perf_counter()
     result = synthesize(verilog, top, pdk=pdk, settings=flow)
-    circuit = Circuit(read_netlist(result.netlist, top), read_library(flow.cells, pdk))
+    circuit, tree = _circuit(result, top, flow, pdk, physics, settings)
     seconds |= {"synthesis": result.seconds, "synthesis_call": time.perf_counter() - started}
     verdict = Verdict("not checked", NOT_REQUESTED)
     if equivalence is not None:
         verdict = check_equivalence(result, equivalence)
         seconds["equivalence"] = verdict.seconds
     started = time.perf_counter()
+    settled = None
     if engine == "numpy":
         data = _operands(params, beats, zero, seed, operands)
-        window, activity, cycles = _simulate_numpy(params, circuit, data, settings)
+        simulator = _simulator(circuit, physics, settings, tree)
+        window, activity, settled, cycles = _simulate_numpy(params, simulator, data, settings)
     else:
         window, activity, cycles = _simulate_cocotb(params, result, circuit, beats, zero, seed)
     seconds["simulation"] = time.perf_counter() - started
     window["engine"] = engine
+    window["activity"] = physics.label
     window["operands"] = (
         operands.describe() if isinstance(operands, ModelSource) else f"gaussian, zero {zero}"
     )
     window["toggle_rate"] = toggle_rate(circuit, activity, cycles)
     started = time.perf_counter()
-    energy = gate_energy(circuit, activity, window["macs"], cycles, settings)
+    blocks = cell_blocks(circuit, params, flop_registers(result.netlist, top))
+    price = partial(_price, circuit, window["macs"], cycles, settings, blocks, tree)
+    energy = price(activity)
+    settled_energy = price(settled) if physics.activity == "timing" else None
+    if settled_energy is not None:
+        window["glitch_share"] = glitch_share(circuit, activity, settled)
     critical = critical_path_ps(circuit, settings.slew_ps)
     buffered = critical_path_ps(circuit, settings.slew_ps, DEFAULT_MAX_FANOUT)
     seconds["pricing"] = time.perf_counter() - started
-    return GateMeasurement(params.as_dict(), result, energy, window, critical, seconds, buffered, verdict)
+    return GateMeasurement(
+        params.as_dict(),
+        result,
+        energy,
+        window,
+        critical,
+        seconds,
+        buffered,
+        verdict,
+        physics,
+        settled_energy,
+        tree,
+    )
+
+
+def _circuit(
+    result: SynthResult,
+    top: str,
+    flow: FlowSettings,
+    pdk: str | Path | None,
+    physics: PhysicsSettings,
+    settings: EnergySettings,
+) -> tuple[Circuit, ClockTree | None]:
+    """The netlist with its cells (and the clock buffers when the tree is priced), its modelled wires
+    added to the loads when asked, and the modelled clock tree."""
+    cells = (*flow.cells, *CLOCK_BUFFERS) if physics.clock_tree else flow.cells
+    library = read_library(cells, pdk)
+    circuit = Circuit(read_netlist(result.netlist, top), library)
+    wires = WireLoad() if physics.wire_load else None
+    if wires is not None:
+        circuit = Circuit(circuit.netlist, library, wire_loads(circuit, wires))
+    tree = clock_tree(circuit, library, slew_ps=settings.slew_ps, wires=wires) if physics.clock_tree else None
+    return circuit, tree
+
+
+def _simulator(
+    circuit: Circuit, physics: PhysicsSettings, settings: EnergySettings, tree: ClockTree | None
+) -> GateSimulator:
+    if physics.activity == "zero-delay":
+        return GateSimulator(circuit)
+    clock_slew = tree.leaf_slew_ps if tree is not None else settings.slew_ps
+    return TimedSimulator(circuit, input_slew_ps=settings.slew_ps, clock_slew_ps=clock_slew)
+
+
+def _price(
+    circuit: Circuit,
+    macs: int,
+    cycles: int,
+    settings: EnergySettings,
+    blocks: dict[str, str],
+    tree: ClockTree | None,
+    activity: Activity,
+) -> EnergyReport:
+    """The toggles of ``activity`` priced, the clock tree's energy added when modelled."""
+    report = gate_energy(circuit, activity, macs, cycles, settings, blocks)
+    if tree is not None:
+        add_clock_tree(report, tree, cycles, nominal_voltage(circuit.library), settings.clock_ps)
+        report.by_block["clock"] = report.by_block.get("clock", 0.0) + report.details["clock_tree"]
+    return report
+
+
+def glitch_share(circuit: Circuit, activity: Activity, settled: Activity) -> float:
+    """Of the cell-driven nets' transitions, the share that are glitches (beyond the settled changes)."""
+    driven = circuit.driver
+    total = sum(count for net, count in activity.toggles.items() if circuit.netlist.canonical(net) in driven)
+    kept = sum(count for net, count in settled.toggles.items() if circuit.netlist.canonical(net) in driven)
+    return (total - kept) / total if total else 0.0
 
 
 def _operands(
@@ -152,10 +243,13 @@ def _operands(
 
 
 def _simulate_numpy(
-    params: ArrayParams, circuit: Circuit, data: tuple[np.ndarray, np.ndarray], settings: EnergySettings
-) -> tuple[dict, Activity, int]:
+    params: ArrayParams,
+    simulator: GateSimulator,
+    data: tuple[np.ndarray, np.ndarray],
+    settings: EnergySettings,
+) -> tuple[dict, Activity, Activity, int]:
     prepared = prepare_layer(params, *data)
-    run = simulate_prepared(GateSimulator(circuit), prepared, clock_ps=settings.clock_ps)
+    run = simulate_prepared(simulator, prepared, clock_ps=settings.clock_ps)
     beat = prepared.stimulus.kind == Op.BEAT
     window = {
         "beats": run.beats,
@@ -165,7 +259,7 @@ def _simulate_numpy(
         "zero_fraction": weight_zero_fraction(params, prepared.stimulus),
         "activation_zero_fraction": float(np.mean(prepared.stimulus.act[beat] == 0)),
     }
-    return window, run.activity, run.cycles
+    return window, run.activity, run.settled_activity, run.cycles
 
 
 def _simulate_cocotb(

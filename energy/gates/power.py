@@ -92,6 +92,9 @@ class EnergyReport:
     macs: int
     by_cell: dict[str, float] = field(default_factory=dict)
     details: dict[str, float] = field(default_factory=dict)
+    #: With blocks given to :func:`gate_energy`: energy (fJ, leakage included) by block of the array, the
+    #: switching of the input ports as ``input ports`` and of the clock net as ``clock``.
+    by_block: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_fj(self) -> float:
@@ -126,7 +129,12 @@ def toggle_rate(circuit: Circuit, activity: Activity, cycles: int) -> float:
 
 
 def _net_energy(
-    circuit: Circuit, toggles: Counter, voltage: float, slew_ps: float, report: EnergyReport
+    circuit: Circuit,
+    toggles: Counter,
+    voltage: float,
+    slew_ps: float,
+    report: EnergyReport,
+    blocks: dict[str, str],
 ) -> None:
     """Switching energy of every toggled net and internal energy of the cell output driving it."""
     load, driver = circuit.load, circuit.driver
@@ -143,13 +151,20 @@ def _net_energy(
         report.details["switching"] += switching
         if source is None and net != CLOCK_NET:  # an input port: the upstream driver's load, priced here
             report.details["input_ports"] += switching
+        block = (
+            "clock" if net == CLOCK_NET else "input ports" if source is None else blocks.get(source.instance)
+        )
+        if block is not None:
+            report.by_block[block] += switching + internal
         if sequential_net:
             report.sequential_fj += switching + internal
         else:
             report.combinational_fj += switching + internal
 
 
-def _input_pin_energy(circuit: Circuit, toggles: Counter, slew_ps: float, report: EnergyReport) -> None:
+def _input_pin_energy(
+    circuit: Circuit, toggles: Counter, slew_ps: float, report: EnergyReport, blocks: dict[str, str]
+) -> None:
     """Internal energy of the input pins (arcs without a related pin) on toggled nets."""
     for instance, cell in circuit.cells:
         for pin, net in instance.pins.items():
@@ -160,6 +175,8 @@ def _input_pin_energy(circuit: Circuit, toggles: Counter, slew_ps: float, report
             if energy:
                 report.by_cell[cell.name] += energy
                 report.details["internal_inputs"] += energy
+                if instance.name in blocks:
+                    report.by_block[blocks[instance.name]] += energy
                 if cell.sequential:
                     report.sequential_fj += energy
                 else:
@@ -168,21 +185,39 @@ def _input_pin_energy(circuit: Circuit, toggles: Counter, slew_ps: float, report
 
 def leakage_fj(circuit: Circuit, cycles: int, clock_ps: float) -> float:
     """The cells' leakage over ``cycles`` clock periods of ``clock_ps`` (fJ)."""
-    leakage_w = sum(cell.leakage_pw for _, cell in circuit.cells) * 1e-12
-    return leakage_w * cycles * clock_ps * 1e-12 * 1e15  # J -> fJ
+    return sum(leakage_fj_of(cell, cycles, clock_ps) for _, cell in circuit.cells)
+
+
+def leakage_fj_of(cell: Cell, cycles: int, clock_ps: float) -> float:
+    """One cell's leakage over ``cycles`` clock periods of ``clock_ps`` (fJ)."""
+    return cell.leakage_pw * 1e-12 * cycles * clock_ps * 1e-12 * 1e15  # W * s = J -> fJ
 
 
 def gate_energy(
-    circuit: Circuit, activity: Activity, macs: int, cycles: int, settings: EnergySettings
+    circuit: Circuit,
+    activity: Activity,
+    macs: int,
+    cycles: int,
+    settings: EnergySettings,
+    blocks: dict[str, str] | None = None,
 ) -> EnergyReport:
-    """Price the toggles of ``activity`` on ``circuit`` (see the module docstring for the model)."""
+    """Price the toggles of ``activity`` on ``circuit`` (see the module docstring for the model);
+    ``blocks`` (instance name -> block, :func:`energy.gates.blocks.cell_blocks`) fills ``by_block``."""
     if macs <= 0:
         raise ValueError(f"macs must be positive, got {macs}")
+    blocks = blocks or {}
     voltage = nominal_voltage(circuit.library)
     toggles = _toggles_by_net(circuit, activity)
-    report = EnergyReport(0.0, 0.0, 0.0, macs, defaultdict(float), defaultdict(float))
-    _net_energy(circuit, toggles, voltage, settings.slew_ps, report)
-    _input_pin_energy(circuit, toggles, settings.slew_ps, report)
+    report = EnergyReport(0.0, 0.0, 0.0, macs, defaultdict(float), defaultdict(float), defaultdict(float))
+    _net_energy(circuit, toggles, voltage, settings.slew_ps, report, blocks)
+    _input_pin_energy(circuit, toggles, settings.slew_ps, report, blocks)
     report.leakage_fj = leakage_fj(circuit, cycles, settings.clock_ps)
-    report.by_cell, report.details = dict(report.by_cell), dict(report.details)
+    if blocks:
+        for instance, cell in circuit.cells:
+            report.by_block[blocks[instance.name]] += leakage_fj_of(cell, cycles, settings.clock_ps)
+    report.by_cell, report.details, report.by_block = (
+        dict(report.by_cell),
+        dict(report.details),
+        dict(report.by_block),
+    )
     return report

@@ -46,6 +46,8 @@ from energy.gates.liberty import read_library, write_trimmed_liberty
 
 #: Files of a synthesis folder that the equivalence check reads (see the module docstring).
 NAMED_NETLIST, REGISTERS_JSON, PREMAP_JSON = "named.v", "registers.json", "premap.json"
+#: The RTL the flow synthesized, as given.
+DESIGN_VERILOG = "design.v"
 #: The mapped netlist before ``flatten``, module by module (unit by unit for the FP16 array), internal names.
 HIER_NETLIST = "hier.v"
 #: Cells offered to the mapper (ASAP7 RVT, 7.5-track, minimum sizes).
@@ -145,7 +147,7 @@ def _script(top: str, settings: FlowSettings) -> str:
     clock = f" -D {settings.clock_ps:g}" if settings.clock_ps else ""
     return "\n".join(
         [
-            "read_verilog -sv design.v",
+            f"read_verilog -sv {DESIGN_VERILOG}",
             f"synth -top {top}",
             "dfflibmap -liberty cells.lib",
             f"abc{clock} -liberty cells.lib",
@@ -167,7 +169,7 @@ def _premap_script(top: str) -> str:
     on the order it is given the cells, so writing it inside the flow would change the priced netlist."""
     return "\n".join(
         [
-            "read_verilog -sv design.v",
+            f"read_verilog -sv {DESIGN_VERILOG}",
             f"synth -top {top}",
             "dfflibmap -liberty cells.lib",
             f"write_json {PREMAP_JSON}",
@@ -217,7 +219,7 @@ def _run_flow(
     staging = folder.parent / f".{folder.name}.{os.getpid()}.{threading.get_ident()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    (staging / "design.v").write_text(verilog)
+    (staging / DESIGN_VERILOG).write_text(verilog)
     (staging / "cells.lib").write_bytes(liberty.read_bytes())
     (staging / "flow.ys").write_text(_script(top, settings) + "\n")
     start = time.perf_counter()
