@@ -220,7 +220,8 @@ def _price(
     report = gate_energy(circuit, activity, macs, cycles, settings, blocks)
     if tree is not None:
         add_clock_tree(report, tree, cycles, nominal_voltage(circuit.library), settings.clock_ps)
-        report.by_block["clock"] = report.by_block.get("clock", 0.0) + report.details["clock_tree"]
+        tree_fj = report.details["clock_tree"] + report.details["clock_tree_leakage"]
+        report.by_block["clock"] = report.by_block.get("clock", 0.0) + tree_fj
     return report
 
 

@@ -109,3 +109,36 @@ def engines_figure(frame: pd.DataFrame, units: dict[str, float]) -> Figure:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, ncol=2)
     return fig
+
+
+MODE_COLORS = ("#4c72b0", "#c44e52", "#8c8c8c", "#dd8452")
+
+
+def glitch_figure(frame: pd.DataFrame, ratios: pd.DataFrame, modes: dict[str, str]) -> Figure:
+    """Energy per MAC of each array under each mode (``modes``: column -> label; log scale) and the
+    FP16 / ternary and int8 / ternary ratios under each mode (:mod:`energy.gates.glitch_study`)."""
+    fig = Figure(figsize=(14, 5), layout="constrained")
+    energy_ax, ratio_ax = fig.subplots(1, 2, width_ratios=(2, 1))
+    labels = [
+        f"{a}{'' if a != 'ternary' else ' ' + t}\nN={n}"
+        for a, t, n in zip(frame["array"], frame["tree"], frame["lanes"], strict=True)
+    ]
+    width = 0.8 / len(modes)
+    for k, ((column, label), color) in enumerate(zip(modes.items(), MODE_COLORS, strict=False)):
+        x = [i + (k - (len(modes) - 1) / 2) * width for i in range(len(frame))]
+        energy_ax.bar(x, frame[column], width, color=color, label=label)
+    energy_ax.set_yscale("log")
+    energy_ax.set_xticks(range(len(frame)), labels, fontsize=8)
+    energy_ax.set_ylabel("energy per MAC (pJ, log scale)")
+    energy_ax.set_title("ASAP7 gate level: zero-delay vs timing-aware (glitches) vs + wires + clock tree")
+    energy_ax.legend(fontsize=8)
+    mode_labels = list(modes.values())
+    for k, (_, record) in enumerate(ratios.iterrows()):
+        values = [record[m] for m in mode_labels]
+        label = f"{record['ratio']}, N={record['lanes']}"
+        ratio_ax.plot(mode_labels, values, marker="o", label=label, color=MODE_COLORS[k % len(MODE_COLORS)])
+    ratio_ax.set_ylabel("energy per MAC ratio")
+    ratio_ax.set_title("ratios under each mode")
+    ratio_ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+    ratio_ax.legend(fontsize=8)
+    return fig

@@ -218,6 +218,10 @@ class TimedSimulator(GateSimulator):
         )
         previous = np.concatenate([before[:, None], value[:, :-1]], axis=1)
         rows, columns = np.nonzero(instant & (value != previous))  # row by row, in time order
+        keep = nets != self.scratch
+        if not len(rows):
+            self._write(nets[keep], np.empty((int(keep.sum()), 0)), np.empty((int(keep.sum()), 0)))
+            return
         delay, out_slew = np.zeros(len(rows)), np.zeros(len(rows))
         pin = pins[rows, columns]
         after = [v[rows, columns] for v in values]
@@ -227,7 +231,6 @@ class TimedSimulator(GateSimulator):
                 at = rows[here], columns[here]
                 delay[here], out_slew[here] = arc(rows[here], slews[at], value[at], [v[here] for v in after])
         kept_times, kept_slews = _inertial(len(nets), rows, times[rows, columns] + delay, delay, out_slew)
-        keep = nets != self.scratch
         self._write(nets[keep], kept_times[keep], kept_slews[keep])
 
 
@@ -243,9 +246,17 @@ def _inertial(count: int, rows: np.ndarray, arrival: np.ndarray, delay: np.ndarr
     if most <= 1:  # one transition at most: nothing to filter
         kept[rows, 0], kept_slew[rows, 0] = arrival, slew
         return kept[:, :most], kept_slew[:, :most]
-    depth = np.zeros(count, int)
-    for k in range(most):
-        at = np.flatnonzero(rank == k)
+    same = np.zeros(len(rows), bool)
+    same[1:] = rows[1:] == rows[:-1]
+    close = same.copy()
+    close[1:] &= (arrival[1:] - arrival[:-1] < delay[1:]) | (arrival[1:] <= arrival[:-1])
+    contested = np.zeros(count, bool)
+    contested[rows[close]] = True
+    free = ~contested[rows]  # outputs with no scheduled pair too close: every transition is kept
+    kept[rows[free], rank[free]], kept_slew[rows[free], rank[free]] = arrival[free], slew[free]
+    depth = np.where(contested, 0, np.bincount(rows, minlength=count))
+    for k in range(most if contested.any() else 0):
+        at = np.flatnonzero((rank == k) & ~free)
         owner, time = rows[at], arrival[at]
         height = depth[owner]
         top = np.where(height > 0, kept[owner, np.maximum(height - 1, 0)], -np.inf)
@@ -256,5 +267,5 @@ def _inertial(count: int, rows: np.ndarray, arrival: np.ndarray, delay: np.ndarr
         kept_slew[owner[push], height[push]] = slew[at[push]]
         depth[owner[push]] += 1
     kept[np.arange(kept.shape[1])[None, :] >= depth[:, None]] = np.inf
-    width = int(depth.max())
+    width = int(depth.max()) if count else 0
     return kept[:, :width], kept_slew[:, :width]
