@@ -176,6 +176,10 @@ class GateSimulator:
             groups.append(CellGroup(cell, instances, inputs, outputs))
         return groups
 
+    def net_index(self, net: str) -> int:
+        """The index in :attr:`values` of ``net`` (any of the names it goes by)."""
+        return self._index[self.netlist.canonical(net)]
+
     def port(self, name: str) -> np.ndarray:
         """The net indices of port ``name``, least significant bit first (a port bit joined to another net
         by an ``assign`` is that net)."""

@@ -67,11 +67,10 @@ class TimedSimulator(GateSimulator):
     Parameters
     ----------
     circuit : Circuit
-        The mapped netlist and its library.
+        The mapped netlist and its library (its loads include the modelled wires when it was built with
+        them: :mod:`energy.gates.parasitics`).
     delays : DelayModel
         The delays (default :class:`energy.gates.delays.LibertyDelays`).
-    loads : dict, optional
-        Load per net in fF (default ``circuit.load``; :mod:`energy.gates.parasitics` adds the wires).
     input_slew_ps, clock_slew_ps : float
         The slew of the input ports' transitions and of the clock at the flip-flops.
 
@@ -86,7 +85,6 @@ class TimedSimulator(GateSimulator):
         circuit: Circuit,
         delays: DelayModel | None = None,
         *,
-        loads: dict[str, float] | None = None,
         input_slew_ps: float = DEFAULT_SLEW_PS,
         clock_slew_ps: float = DEFAULT_SLEW_PS,
     ):
@@ -96,15 +94,13 @@ class TimedSimulator(GateSimulator):
                 f"input_slew_ps and clock_slew_ps must be positive, got {input_slew_ps}, {clock_slew_ps}"
             )
         delays = delays or LibertyDelays()
-        load = circuit.load if loads is None else loads
-        load_by_index = np.array([load.get(name, 0.0) for name in self.net_names])
+        load_by_index = np.array([circuit.load.get(name, 0.0) for name in self.net_names])
         self._timing = [_GroupTiming(g, load_by_index, delays) for g in self.groups]
         self._clock = [
             delays.clock_to_output(f.cell, f.pin, load_by_index[f.nets]) for f in self.flop_outputs
         ]
         self.input_slew_ps, self.clock_slew_ps = input_slew_ps, clock_slew_ps
-        ports = [self.netlist.canonical(n) for n in self.netlist.inputs]
-        self._ports = np.array(sorted({self._index[n] for n in ports if n in self._index}), int)
+        self._ports = np.array(sorted({self.net_index(n) for n in self.netlist.inputs}), int)
         nets = len(self.values)
         self.counts = np.zeros(nets, np.int64)
         self._times = np.full((nets, INITIAL_SLOTS), np.inf)
@@ -131,7 +127,7 @@ class TimedSimulator(GateSimulator):
 
     def waveform(self, net: str) -> list[tuple[float, float]]:
         """The transitions of ``net`` in the cycle last settled: ``(time ps, slew ps)`` in time order."""
-        index = self._index[self.netlist.canonical(net)]
+        index = self.net_index(net)
         count = self.counts[index]
         times, slews = self._times[index, :count].tolist(), self._slews[index, :count].tolist()
         return list(zip(times, slews, strict=True))
