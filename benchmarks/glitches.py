@@ -5,7 +5,8 @@ the modelled wires and clock tree, for the ternary array with each tree, int8 an
 M = 8 (one row measured, :data:`energy.gates.study.FULL`), on the study's realistic operands; the ratios
 FP16 / ternary and int8 / ternary under each mode; where the glitches go, by block and by cell type; and
 the two simulators' speeds. Writes ``benchmarks/results/glitches.csv``, ``glitches_ratios.csv``,
-``glitches_blocks.csv``, ``glitches.png`` and the ``glitches`` section of ``benchmarks/RESULTS.md``.
+``glitches_blocks.csv``, ``glitches_cells.csv`` (every cell type's internal energy with and without the
+glitches), ``glitches.png`` and the ``glitches`` section of ``benchmarks/RESULTS.md``.
 
     python benchmarks/glitches.py [--beats 400] [--lanes 16 64]
 """
@@ -51,6 +52,28 @@ def _moves(blocks: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _ratio_moves(frame: pd.DataFrame, ratio: pd.DataFrame, blocks: pd.DataFrame) -> list[str]:
+    """Per ratio: how it moves from zero-delay to timing-aware, and whose glitches move it."""
+    signed = frame[frame["tree"] == "signed"].set_index(["array", "lanes"])
+    added = blocks.set_index(["array", "lanes"])
+    lines = []
+    for _, row in ratio.iterrows():
+        other = row["ratio"].split(" / ")[0]
+        lanes = row["lanes"]
+        growth = {
+            array: signed.loc[(array, lanes), "timing_pJ"] / signed.loc[(array, lanes), "zero_delay_pJ"]
+            for array in (other, "ternary")
+        }
+        top = {array: added.loc[(array, lanes)].astype(float).idxmax() for array in (other, "ternary")}
+        lines.append(
+            f"- {row['ratio']} at N={lanes}: {row['zero-delay']:.2f} zero-delay, {row['timing']:.2f} "
+            f"timing-aware, {row['timing + wires + clock tree']:.2f} with wires and clock tree. The glitches "
+            f"multiply {other}'s energy per MAC by {growth[other]:.2f} (most in its {top[other]}) and the "
+            f"ternary array's by {growth['ternary']:.2f} (most in its {top['ternary']})."
+        )
+    return lines
+
+
 def report(frame: pd.DataFrame, ratio: pd.DataFrame, blocks: pd.DataFrame) -> str:
     energies = frame[["array", "tree", "lanes", "cells", *MODES, "glitch_share", "clock_tree_pJ"]]
     speed = frame[["array", "tree", "lanes", "cells", "zero_delay_cycles_per_s", "timing_cycles_per_s"]]
@@ -70,6 +93,8 @@ def report(frame: pd.DataFrame, ratio: pd.DataFrame, blocks: pd.DataFrame) -> st
             "Ratios against the ternary array (`signed` tree) under each mode:",
             "",
             markdown(ratio),
+            "",
+            *_ratio_moves(frame, ratio, blocks),
             "",
             "Energy per MAC (pJ) the glitches add to each block (timing-aware minus zero-delay, "
             "`energy.gates.blocks`; `signed` trees):",
@@ -100,10 +125,11 @@ def main() -> None:
     parser.add_argument("--lanes", type=positive_int, nargs="+", default=list(FULL.lanes), help="N")
     args = parser.parse_args()
     config = replace(FULL, beats=args.beats, lanes=tuple(args.lanes))
-    frame = glitch_study(config)
+    frame, cells = glitch_study(config)
     ratio, blocks = ratios(frame), glitch_blocks(frame)
     RESULTS.mkdir(exist_ok=True)
-    for table, name in ((frame, "glitches"), (ratio, "glitches_ratios"), (blocks, "glitches_blocks")):
+    tables = {"glitches": frame, "glitches_ratios": ratio, "glitches_blocks": blocks, "glitches_cells": cells}
+    for name, table in tables.items():
         _write(table, RESULTS / f"{name}.csv")
     figure = glitch_figure(frame, ratio, MODES)
     figure.savefig(RESULTS / ".glitches.tmp.png", dpi=120)

@@ -19,12 +19,12 @@ from energy.gates.study import SMALL
 @pytest.fixture(scope="module")
 def study():
     lines = []
-    frame = glitch_study(replace(SMALL, beats=16), progress=lines.append)
-    return frame, lines
+    frame, cells = glitch_study(replace(SMALL, beats=16), progress=lines.append)
+    return frame, lines, cells
 
 
 def test_every_array_is_measured_under_every_mode(study):
-    frame, lines = study
+    frame, lines, cells = study
     assert len(frame) == len(lines) == len(TERNARY_TREES) + 2
     assert set(frame["array"]) == {"ternary", "int8", "fp16"}
     for row in frame.itertuples(index=False):
@@ -38,7 +38,7 @@ def test_every_array_is_measured_under_every_mode(study):
 
 
 def test_ratios_and_blocks_follow_from_the_rows(study):
-    frame, _ = study
+    frame, _, cells = study
     table = ratios(frame)
     assert list(table["ratio"]) == ["fp16 / ternary", "int8 / ternary"]
     signed = frame[frame["tree"] == "signed"].set_index("array")
@@ -52,3 +52,6 @@ def test_ratios_and_blocks_follow_from_the_rows(study):
     )
     figure = glitch_figure(frame, table, MODES)
     assert len(figure.axes) == 2
+    for _, group in cells.groupby(["array", "tree", "lanes"]):
+        assert group["share_of_added"].sum() == pytest.approx(1.0)
+        assert (group["timing_pJ"] >= group["zero_delay_pJ"] - 1e-12).all()

@@ -13,7 +13,8 @@ times:
 
 Each row holds the four energies per MAC, the glitch share of the logic's transitions, the energy per MAC
 of each block (:mod:`energy.gates.blocks`) zero-delay and timing-aware, the cell types whose internal
-energy the glitches raise most, and both simulators' speeds. :func:`ratios` gives the FP16 / ternary and
+energy the glitches raise most (and, apart, every cell type's internal energy with and without them),
+and both simulators' speeds. :func:`ratios` gives the FP16 / ternary and
 int8 / ternary ratios (against the ternary array's ``signed`` tree) under each mode.
 """
 
@@ -50,21 +51,33 @@ def _per_mac(report_fj: float, measurement: GateMeasurement) -> float:
     return report_fj * 1e-3 / measurement.energy.macs
 
 
-def _glitchy_cells(timing: GateMeasurement, top: int = 3) -> str:
+def cell_records(params: ArrayParams, timing: GateMeasurement) -> list[dict]:
+    """Per cell type: its internal energy per MAC without the glitches (the run's settled values) and
+    with them, and its share of what the glitches add to the cells' internal energy."""
+    settled, full = timing.settled_energy.by_cell, timing.energy.by_cell
+    added = {cell: full[cell] - settled.get(cell, 0.0) for cell in full}
+    total = sum(added.values()) or 1.0
+    return [
+        {
+            "array": params.array,
+            "tree": params.tree,
+            "lanes": params.lanes,
+            "cell": cell.removesuffix("_ASAP7_75t_R"),
+            "zero_delay_pJ": _per_mac(settled.get(cell, 0.0), timing),
+            "timing_pJ": _per_mac(full[cell], timing),
+            "share_of_added": added[cell] / total,
+        }
+        for cell in sorted(full, key=lambda c: -added[c])
+    ]
+
+
+def _glitchy_cells(records: list[dict], top: int = 3) -> str:
     """The cell types whose internal energy the glitches raise most, with their share of the rise."""
-    rise = {
-        cell: energy - timing.settled_energy.by_cell.get(cell, 0.0)
-        for cell, energy in timing.energy.by_cell.items()
-    }
-    total = sum(rise.values())
-    ranked = sorted(rise.items(), key=lambda item: -item[1])[:top]
-    return ", ".join(
-        f"{cell.removesuffix('_ASAP7_75t_R')} {100 * value / total:.0f}%" for cell, value in ranked
-    )
+    return ", ".join(f"{r['cell']} {100 * r['share_of_added']:.0f}%" for r in records[:top])
 
 
-def measure_modes(params: ArrayParams, config: StudyConfig, *, pdk=None) -> dict:
-    """One row of the study (see the module docstring)."""
+def measure_modes(params: ArrayParams, config: StudyConfig, *, pdk=None) -> tuple[dict, list[dict]]:
+    """One row of the study (see the module docstring) and its cell types' records (:func:`cell_records`)."""
     common = {"beats": config.beats, "seed": config.seed, "pdk": pdk}
     plain = measure_array(params, **common)
     timing = measure_array(params, **common, physics=PhysicsSettings(activity="timing"))
@@ -73,6 +86,7 @@ def measure_modes(params: ArrayParams, config: StudyConfig, *, pdk=None) -> dict
         raise AssertionError(
             f"{params.default_name()}: the timed run's settled energy is not the zero-delay one"
         )
+    cells = cell_records(params, timing)
     row = {
         "array": params.array,
         "tree": params.tree,
@@ -88,7 +102,7 @@ def measure_modes(params: ArrayParams, config: StudyConfig, *, pdk=None) -> dict
         "glitch_share_parasitics": full.activity["glitch_share"],
         "clock_tree_pJ": _per_mac(full.energy.details["clock_tree"], full),
         "clock_buffers": full.clock_tree.buffers * config.rows // params.rows,
-        "glitchy_cells": _glitchy_cells(timing),
+        "glitchy_cells": _glitchy_cells(cells),
     }
     for block in REPORTED_BLOCKS:
         key = block.replace(" ", "_")
@@ -97,21 +111,23 @@ def measure_modes(params: ArrayParams, config: StudyConfig, *, pdk=None) -> dict
     cycles = plain.activity["cycles"]
     row["zero_delay_cycles_per_s"] = cycles / plain.seconds["simulation"]
     row["timing_cycles_per_s"] = cycles / timing.seconds["simulation"]
-    return row
+    return row, cells
 
 
-def glitch_study(config: StudyConfig, *, pdk=None, progress=print) -> pd.DataFrame:
-    """Every row of the study, a line of progress per array."""
-    rows = []
+def glitch_study(config: StudyConfig, *, pdk=None, progress=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every row of the study, and every array's cell types (:func:`cell_records`); a line of progress per
+    array."""
+    rows, cells = [], []
     for params in study_params(config):
-        row = measure_modes(params, config, pdk=pdk)
+        row, records = measure_modes(params, config, pdk=pdk)
         progress(
             f"{params.default_name()}: zero-delay {row['zero_delay_pJ']:.4f}, timing {row['timing_pJ']:.4f}, "
             f"+ wires + clock tree {row['timing_parasitics_pJ']:.4f} pJ/MAC, "
             f"glitches {100 * row['glitch_share']:.0f}% of transitions"
         )
         rows.append(row)
-    return pd.DataFrame(rows)
+        cells += records
+    return pd.DataFrame(rows), pd.DataFrame(cells)
 
 
 def ratios(frame: pd.DataFrame) -> pd.DataFrame:

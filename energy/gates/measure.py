@@ -204,7 +204,13 @@ def _simulator(
     if physics.activity == "zero-delay":
         return GateSimulator(circuit)
     clock_slew = tree.leaf_slew_ps if tree is not None else settings.slew_ps
-    return TimedSimulator(circuit, input_slew_ps=settings.slew_ps, clock_slew_ps=clock_slew)
+    flops = circuit.flops
+    return TimedSimulator(
+        circuit,
+        input_slew_ps=settings.slew_ps,
+        clock_slew_ps=clock_slew,
+        port_driver=flops[0][1] if flops else None,  # the inputs come from registers like the array's
+    )
 
 
 def _price(

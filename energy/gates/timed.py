@@ -16,9 +16,12 @@ speed on the study's netlists is measured by ``benchmarks/glitches.py`` (``bench
 The model, per clock cycle (the cycle is taken long enough for every net to settle, as the zero-delay
 model assumes; the critical-path estimate says what clock that takes):
 
-- **Sources.** Each input port that changes does so at 0 ps with slew ``input_slew_ps``; each flip-flop
-  output that changes does so at its clock-to-output delay (the ``CLK`` arc at slew ``clock_slew_ps`` and
-  the output's load). Tie cells never change.
+- **Sources.** Each flip-flop output that changes does so at its clock-to-output delay (the ``CLK`` arc
+  at slew ``clock_slew_ps`` and the output's load). Each input port that changes does so as if a
+  flip-flop of type ``port_driver`` drove it from the same clock edge (its clock-to-output arc at the
+  port's load: the array sits between registers, and an ideal port at 0 ps would skew the port-fed logic
+  against the register-fed logic by a clock-to-output delay and count glitches that would not happen),
+  or without a ``port_driver`` at 0 ps with slew ``input_slew_ps``. Tie cells never change.
 - **A waveform** per net: its value at the start of the cycle (the previous cycle's settled value) and its
   transitions in time order, each with a time and a slew.
 - **A cell** evaluates its function at each instant an input changes (inputs changing at the same instant
@@ -45,6 +48,7 @@ import numpy as np
 from energy.gates.circuit import Circuit
 from energy.gates.delays import DelayModel, LibertyDelays
 from energy.gates.gatesim import CellGroup, GateSimulator
+from energy.gates.liberty import Cell
 from energy.gates.power import DEFAULT_SLEW_PS
 
 #: Transition slots per net reserved at first (grown when a net needs more).
@@ -73,6 +77,9 @@ class TimedSimulator(GateSimulator):
         The delays (default :class:`energy.gates.delays.LibertyDelays`).
     input_slew_ps, clock_slew_ps : float
         The slew of the input ports' transitions and of the clock at the flip-flops.
+    port_driver : Cell, optional
+        A flip-flop cell: the input ports then change as if it drove them from the same clock edge (its
+        clock-to-output delay and slew at the port's load), not at 0 ps with ``input_slew_ps``.
 
     Members
     -------
@@ -87,6 +94,7 @@ class TimedSimulator(GateSimulator):
         *,
         input_slew_ps: float = DEFAULT_SLEW_PS,
         clock_slew_ps: float = DEFAULT_SLEW_PS,
+        port_driver: Cell | None = None,
     ):
         super().__init__(circuit)
         if not input_slew_ps > 0 or not clock_slew_ps > 0:
@@ -101,6 +109,10 @@ class TimedSimulator(GateSimulator):
         ]
         self.input_slew_ps, self.clock_slew_ps = input_slew_ps, clock_slew_ps
         self._ports = np.array(sorted({self.net_index(n) for n in self.netlist.inputs}), int)
+        self._port_driver = None
+        if port_driver is not None:
+            output = port_driver.outputs[0]
+            self._port_driver = delays.clock_to_output(port_driver, output, load_by_index[self._ports])
         nets = len(self.values)
         self.counts = np.zeros(nets, np.int64)
         self._times = np.full((nets, INITIAL_SLOTS), np.inf)
@@ -137,13 +149,18 @@ class TimedSimulator(GateSimulator):
         return self.counts.copy()
 
     def _launch(self) -> None:
-        """The sources' one transition each: the input ports at 0 ps, the flip-flop outputs after CLK
-        (every source's waveform is written, an unchanged one empty)."""
+        """The sources' one transition each: the input ports at 0 ps (or after their driver's clock arc),
+        the flip-flop outputs after CLK (every source's waveform is written, an unchanged one empty)."""
         ports = self._ports
-        changed = self.values[ports] != self._settled[ports]
-        self._write(
-            ports, np.where(changed, 0.0, np.inf)[:, None], np.full((len(ports), 1), self.input_slew_ps)
-        )
+        changed = np.flatnonzero(self.values[ports] != self._settled[ports])
+        times = np.full((len(ports), 1), np.inf)
+        slews = np.full((len(ports), 1), self.input_slew_ps)
+        times[changed, 0] = 0.0
+        if self._port_driver is not None and len(changed):
+            slew = np.full(len(changed), self.clock_slew_ps)
+            rising = self.values[ports[changed]]
+            times[changed, 0], slews[changed, 0] = self._port_driver(changed, slew, rising)
+        self._write(ports, times, slews)
         for flops, clock in zip(self.flop_outputs, self._clock, strict=True):
             moved = np.flatnonzero(self.values[flops.nets] != self._settled[flops.nets])
             times, slews = np.full((len(flops.nets), 1), np.inf), np.zeros((len(flops.nets), 1))
