@@ -21,14 +21,23 @@
     ternary array, with its full-precision twin's weights (int8) or activations and weights (FP16).
 ``energy.gates.gatesim``, ``energy.gates.activity``
     the levelized NumPy gate simulator, and the VCD toggle reader of the cocotb + Verilator flow.
+``energy.gates.timed``, ``energy.gates.delays``
+    the timing-aware mode of the gate simulator (every transition within a cycle, glitches included, with
+    the liberty's delays at each load and propagated slew) and its delay models.
 ``energy.gates.power``, ``energy.gates.timing``
     pricing toggles with the liberty's power tables; the critical-path estimate.
+``energy.gates.parasitics``, ``energy.gates.physics``
+    the modelled wires and clock tree, and the switches of a measurement (activity mode, wires, tree).
+``energy.gates.blocks``
+    which block (lane products, tree, accumulator, control) each cell of a flat netlist belongs to.
 ``energy.gates.equivalence``
-    the proof that a priced netlist is equivalent to its RTL (flip-flops paired with register bits,
-    induction with smtbmc and Yices), its verdict cached with the synthesis.
+    the proof that a priced netlist is equivalent to its RTL (flip-flops paired with register bits; SAT
+    sweeping in ABC by default, ``energy.gates.sweep``, ``cut`` and ``units``, the FP16 array unit by unit;
+    or induction with smtbmc and Yices), its verdict cached with the synthesis.
 ``energy.gates.measure``
     one measurement: synthesize, prove equivalent (when asked), simulate bit-exact, price, time.
-``energy.gates.study``, ``energy.gates.plots``
+``energy.gates.study``, ``energy.gates.glitch_study``, ``energy.gates.plots``
     the study (ternary vs int8 vs FP16, trees, pipelining, zero sweep, row scaling, model operands per
-    projection type) and its figures.
+    projection type), the glitch study (zero-delay vs timing-aware vs with wires and clock tree) and their
+    figures.
 """
