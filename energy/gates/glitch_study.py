@@ -93,6 +93,8 @@ def measure_modes(params: ArrayParams, config: StudyConfig, *, pdk=None) -> tupl
         "lanes": params.lanes,
         "rows": config.rows,
         "cells": round(plain.synth.cell_count * config.rows / params.rows),
+        "simulated_cells": plain.synth.cell_count,
+        "critical_path_ps": plain.critical_path_ps,
         "beats": plain.activity["beats"],
         "zero_delay_pJ": plain.energy.per_mac_pj()["total"],
         "timing_pJ": timing.energy.per_mac_pj()["total"],
