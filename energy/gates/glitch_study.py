@@ -33,8 +33,8 @@ TERNARY_TREES = ("signed", "split", "deferred", "csa")
 #: The energy columns of each row and the mode each measures.
 MODES = {
     "zero_delay_pJ": "zero-delay",
-    "timing_pJ": "timing",
     "zero_delay_parasitics_pJ": "zero-delay + wires + clock tree",
+    "timing_pJ": "timing",
     "timing_parasitics_pJ": "timing + wires + clock tree",
 }
 #: Blocks reported per MAC: the array's, and the input ports' and clock's switching.

@@ -111,7 +111,16 @@ def engines_figure(frame: pd.DataFrame, units: dict[str, float]) -> Figure:
     return fig
 
 
-MODE_COLORS = ("#4c72b0", "#c44e52", "#8c8c8c", "#dd8452")
+MODE_COLORS = ("#4c72b0", "#8c8c8c", "#c44e52", "#dd8452")
+
+
+def _grouped_bars(ax, labels: list[str], series: dict[str, list[float]]) -> None:
+    """One group of bars per label, one bar per series, in the order of ``series``."""
+    width = 0.8 / len(series)
+    for k, ((name, values), color) in enumerate(zip(series.items(), MODE_COLORS, strict=False)):
+        x = [i + (k - (len(series) - 1) / 2) * width for i in range(len(labels))]
+        ax.bar(x, values, width, color=color, label=name)
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
 
 
 def glitch_figure(frame: pd.DataFrame, ratios: pd.DataFrame, modes: dict[str, str]) -> Figure:
@@ -120,25 +129,19 @@ def glitch_figure(frame: pd.DataFrame, ratios: pd.DataFrame, modes: dict[str, st
     fig = Figure(figsize=(14, 5), layout="constrained")
     energy_ax, ratio_ax = fig.subplots(1, 2, width_ratios=(2, 1))
     labels = [
-        f"{a}{'' if a != 'ternary' else ' ' + t}\nN={n}"
+        f"{a}\n{t}\nN={n}" if a == "ternary" else f"{a}\n\nN={n}"
         for a, t, n in zip(frame["array"], frame["tree"], frame["lanes"], strict=True)
     ]
-    width = 0.8 / len(modes)
-    for k, ((column, label), color) in enumerate(zip(modes.items(), MODE_COLORS, strict=False)):
-        x = [i + (k - (len(modes) - 1) / 2) * width for i in range(len(frame))]
-        energy_ax.bar(x, frame[column], width, color=color, label=label)
+    _grouped_bars(energy_ax, labels, {label: frame[column].tolist() for column, label in modes.items()})
     energy_ax.set_yscale("log")
-    energy_ax.set_xticks(range(len(frame)), labels, fontsize=8)
     energy_ax.set_ylabel("energy per MAC (pJ, log scale)")
-    energy_ax.set_title("ASAP7 gate level: zero-delay vs timing-aware (glitches) vs + wires + clock tree")
+    energy_ax.set_title(
+        "ASAP7 gate level: zero-delay vs timing-aware (glitches), each without and with wires + clock tree"
+    )
     energy_ax.legend(fontsize=8)
-    mode_labels = list(modes.values())
-    for k, (_, record) in enumerate(ratios.iterrows()):
-        values = [record[m] for m in mode_labels]
-        label = f"{record['ratio']}, N={record['lanes']}"
-        ratio_ax.plot(mode_labels, values, marker="o", label=label, color=MODE_COLORS[k % len(MODE_COLORS)])
+    ratio_labels = [f"{r}\nN={n}" for r, n in zip(ratios["ratio"], ratios["lanes"], strict=True)]
+    _grouped_bars(ratio_ax, ratio_labels, {label: ratios[label].tolist() for label in modes.values()})
     ratio_ax.set_ylabel("energy per MAC ratio")
     ratio_ax.set_title("ratios under each mode")
-    ratio_ax.tick_params(axis="x", labelrotation=20, labelsize=8)
     ratio_ax.legend(fontsize=8)
     return fig
