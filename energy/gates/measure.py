@@ -172,9 +172,9 @@ def measure_array(
         seconds,
         buffered,
         verdict,
-        physics,
-        settled_energy,
-        tree,
+        physics=physics,
+        settled_energy=settled_energy,
+        clock_tree=tree,
     )
 
 

@@ -9,9 +9,10 @@ Modeling choices (each a parameter or a documented constant):
   the arcs of the different related input pins averaged.
 - **Internal energy of input pins** (arcs without a related pin, e.g. a flip-flop's ``CLK`` and ``D``) per
   toggle of the input net, read at ``slew_ps``, with the same averaging and summing.
-- **Switching energy** of a net per toggle: ``0.5 * C * V^2``, ``C`` the sum of the input-pin capacitances
-  of its fanout (wire capacitance is not modeled: there is no placement), ``V`` the library's nominal
-  voltage (0.7 V). Primary outputs drive no load.
+- **Switching energy** of a net per toggle: ``0.5 * C * V^2``, ``C`` the net's load: the sum of the
+  input-pin capacitances of its fanout, plus its modelled wire when the circuit carries one
+  (:mod:`energy.gates.parasitics`; there is no placement), ``V`` the library's nominal voltage (0.7 V).
+  Primary outputs drive no load.
 - **Leakage**: the sum of the cells' state-independent ``leakage_power`` (pW), times the window's cycles at
   the clock period ``clock_ps`` (default 1000 ps, 1 GHz; the simulation's own clock is only a time base).
 - **Split**: *sequential* is the flip-flops' internal energy (clock and data pins included), the switching
@@ -19,6 +20,12 @@ Modeling choices (each a parameter or a documented constant):
   energy and the switching of the nets they drive and of the input ports (also reported alone, as
   ``details["input_ports"]``: the load the module puts on whatever drives it); *leakage* as above.
 - **Per MAC**: the window's energy divided by the multiply-accumulates done in it (beats x lanes x rows).
+- **By block** (when :func:`gate_energy` is given each instance's block, :mod:`energy.gates.blocks`): a
+  net's switching and its driver's internal energy go to the driver's block, an input pin's internal
+  energy and a cell's leakage to its cell's; the input ports' switching is ``input ports``, the clock
+  net's ``clock``.
+- **Per transition**: a toggle is priced the same whether it settles the net or is a glitch
+  (:mod:`energy.gates.timed` counts both).
 """
 
 from __future__ import annotations
