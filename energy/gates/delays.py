@@ -151,13 +151,8 @@ class _Constant:
     def __init__(self, delay_ps: float, slew_ps: float):
         self.delay_ps, self.slew_ps = delay_ps, slew_ps
 
-    def __call__(
-        self,
-        instances: np.ndarray,
-        slew: np.ndarray,
-        rising: np.ndarray,
-        values: list[np.ndarray] | None = None,
-    ) -> Lookup:
+    def __call__(self, instances: np.ndarray, slew: np.ndarray, *_: object) -> Lookup:
+        """The fixed delay and slew for each event (the output's direction and the inputs aside)."""
         return np.full(slew.shape, self.delay_ps), np.full(slew.shape, self.slew_ps)
 
 
