@@ -48,11 +48,15 @@ CLOCK_BUFFERS = tuple(
 BUFFER_INPUT, BUFFER_OUTPUT = "A", "Y"
 
 
+#: The wire capacitance per length the model assumes, in attofarads per um (0.2 fF/um).
+WIRE_CAP_AF_PER_UM = 200
+
+
 @dataclass(frozen=True)
 class WireLoad:
     """The fanout-based wire model (see the module docstring)."""
 
-    cap_ff_per_um: float = 0.2
+    cap_ff_per_um: float = WIRE_CAP_AF_PER_UM / 1000
 
     def __post_init__(self) -> None:
         if not self.cap_ff_per_um >= 0:
