@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 
 from energy.gates.circuit import Circuit
+from energy.gates.liberty import Cell
 from energy.gates.synth import DESIGN_VERILOG, NAMED_NETLIST, REGISTERS_JSON
 from hw.layout import port_fields
 from hw.params import ArrayParams
@@ -42,16 +43,14 @@ def lane_units(params: ArrayParams) -> dict[str, int]:
     """Input port bit (``i_stream__payload[k]``) -> the lane unit it feeds (see the module docstring)."""
     fields = port_fields(params)
     group = params.group if params.array == "ternary-lut" else 1
-    act_width = 16 if params.is_float else params.act_width
     units: dict[str, int] = {}
     msb, lsb = fields["i_stream__payload"]["act"]
     for bit in range(lsb, msb + 1):
-        units[f"i_stream__payload[{bit}]"] = ((bit - lsb) // act_width) // group
+        units[f"i_stream__payload[{bit}]"] = ((bit - lsb) // params.act_width) // group
     port = "w_stream__payload" if params.dataflow == "stationary" else "i_stream__payload"
     msb, lsb = fields[port]["weight"]
-    element_bits = (msb - lsb + 1) // (params.rows * params.weight_fields)
     for bit in range(lsb, msb + 1):
-        units[f"{port}[{bit}]"] = ((bit - lsb) // element_bits) % params.weight_fields
+        units[f"{port}[{bit}]"] = ((bit - lsb) // params.weight_bits) % params.weight_fields
     return units
 
 
@@ -123,10 +122,9 @@ def _combined(
     return mask, acc
 
 
-def _data_inputs(cell) -> list[str]:
+def _data_inputs(cell: Cell) -> list[str]:
     """The input pins but a flip-flop's clock."""
-    clock = cell.ff[1].strip('"').strip() if cell.ff else None
-    return [pin for pin in cell.inputs if pin != clock]
+    return [pin for pin in cell.inputs if pin != cell.clock_pin]
 
 
 def _block(mask: int, acc: bool) -> str:

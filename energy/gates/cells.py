@@ -9,6 +9,9 @@ combinational output is ``assign Y = <function>``, and a flip-flop with ``ff (IQ
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+import numpy as np
 
 from energy.gates.liberty import Cell, Library
 
@@ -33,6 +36,13 @@ def python_expression(function: str) -> str:
     precedence is Verilog's, so both readings agree); the constants are the names ``ZERO`` and ``ONE``."""
     constants = {"0": "ZERO", "1": "ONE"}
     return "".join(constants.get(t) or _OPERATORS.get(t, t) for t in _tokens(function))
+
+
+def numpy_function(function: str, names: list[str]) -> Callable[..., np.ndarray]:
+    """A function of ``names`` (NumPy bool arrays) computing the liberty ``function``."""
+    expression = python_expression(function)
+    scope = {"__builtins__": {}, "ZERO": np.False_, "ONE": np.True_}
+    return eval(f"lambda {', '.join(names)}: {expression}", scope)  # noqa: S307 - tokens checked
 
 
 def cell_model(cell: Cell) -> str:

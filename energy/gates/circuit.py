@@ -57,8 +57,8 @@ class Circuit:
     -------
     cells : list of (Instance, Cell)
         Every instance with its cell, in netlist order.
-    load, driver : dict
-        Per net: the load in fF and the :class:`Driver` (both computed on first use).
+    load, driver, fanout : dict
+        Per net: the load in fF, the :class:`Driver` and the input pins driven (computed on first use).
     levels : list of Placed
         The combinational instances in topological order (computed on first use).
     """
@@ -74,9 +74,10 @@ class Circuit:
         return [(instance, cell) for instance, cell in self.cells if cell.sequential]
 
     @cached_property
-    def _loads_and_drivers(self) -> tuple[dict[str, float], dict[str, Driver]]:
+    def _loads_and_drivers(self) -> tuple[dict[str, float], dict[str, Driver], dict[str, int]]:
         load: dict[str, float] = defaultdict(float)
         driver: dict[str, Driver] = {}
+        fanout: dict[str, int] = defaultdict(int)
         for instance, cell in self.cells:
             for pin, net in instance.pins.items():
                 info = cell.pins.get(pin)
@@ -84,11 +85,12 @@ class Circuit:
                     continue
                 if info.direction == "input":
                     load[net] += info.capacitance
+                    fanout[net] += 1
                 else:
                     driver[net] = Driver(instance.name, cell, pin)
         for net, capacitance in self.extra_load.items():
             load[net] += capacitance
-        return dict(load), driver
+        return dict(load), driver, dict(fanout)
 
     @property
     def load(self) -> dict[str, float]:
@@ -97,6 +99,11 @@ class Circuit:
     @property
     def driver(self) -> dict[str, Driver]:
         return self._loads_and_drivers[1]
+
+    @property
+    def fanout(self) -> dict[str, int]:
+        """Per net: the cell input pins it drives."""
+        return self._loads_and_drivers[2]
 
     @cached_property
     def levels(self) -> list[Placed]:

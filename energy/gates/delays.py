@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from energy.gates.cells import python_expression
+from energy.gates.cells import numpy_function
 from energy.gates.liberty import Cell, Table, TimingArc
 
 Lookup = tuple[np.ndarray, np.ndarray]  # (delay ps, output slew ps), each shaped like the events
@@ -70,9 +70,7 @@ def _condition(when: str | None, inputs: list[str]):
     """``when`` as a function of the input pins' values; None when absent or naming other pins."""
     if not when:
         return None
-    expression = python_expression(when.strip('"'))
-    scope = {"__builtins__": {}, "ZERO": np.False_, "ONE": np.True_}
-    function = eval(f"lambda {', '.join(inputs)}: {expression}", scope)  # noqa: S307 - tokens checked
+    function = numpy_function(when.strip('"'), inputs)
     try:
         function(*(np.zeros(1, bool) for _ in inputs))
     except NameError:
@@ -140,8 +138,7 @@ class LibertyDelays(DelayModel):
         return ArcLookup(cell, arcs, loads, self.scale)
 
     def clock_to_output(self, cell: Cell, output_pin: str, loads: np.ndarray) -> ArcLookup:
-        clock = cell.ff[1].strip('"').strip() if cell.ff else ""
-        arcs = [a for a in cell.timing if a.pin == output_pin and a.related_pin == clock]
+        arcs = [a for a in cell.timing if a.pin == output_pin and a.related_pin == cell.clock_pin]
         return ArcLookup(cell, arcs, loads, self.scale)
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from energy.gates.activity import Activity
-from energy.gates.cells import python_expression
+from energy.gates.cells import numpy_function
 from energy.gates.circuit import Circuit
 from energy.gates.liberty import Cell
 from energy.gates.netlist import Instance
@@ -49,13 +49,6 @@ from sim.protocol import (
     prepare,
 )
 from sim.stimulus import Op, Stimulus
-
-
-def _evaluator(function: str, names: list[str]) -> Callable[..., np.ndarray]:
-    """A function of ``names`` (NumPy bool arrays) computing the liberty ``function``."""
-    expression = python_expression(function)
-    scope = {"__builtins__": {}, "ZERO": np.False_, "ONE": np.True_}
-    return eval(f"lambda {', '.join(names)}: {expression}", scope)  # noqa: S307 - tokens checked
 
 
 def _function(cell: Cell, pin: str) -> str:
@@ -133,7 +126,7 @@ class GateSimulator:
         for instance, cell in flops:
             if cell.ff is None:
                 raise ValueError(f"cell {cell.name}: a sequential cell without an ff group is not supported")
-            if instance.pins.get(cell.ff[1].strip('"').strip()) != CLOCK_PORT:
+            if instance.pins.get(cell.clock_pin) != CLOCK_PORT:
                 raise ValueError(f"instance {instance.name}: flip-flops must be clocked by {CLOCK_PORT!r}")
             by_type[cell.name].append(instance)
             cells[cell.name] = cell
@@ -145,12 +138,14 @@ class GateSimulator:
             position += len(instances)
             pins = [p for p in cell.inputs if p != clocked_on.strip('"').strip()]
             pin_nets = [self._pin_nets(instances, p, self._constant) for p in pins]
-            self._flop_next.append((slots, _evaluator(next_state, pins), pin_nets))
+            self._flop_next.append((slots, numpy_function(next_state, pins), pin_nets))
             for pin in cell.outputs:
                 nets = self._pin_nets(instances, pin, -1)
                 keep = nets >= 0
                 self.flop_outputs.append(
-                    FlopOutputs(cell, pin, slots[keep], nets[keep], _evaluator(_function(cell, pin), [state]))
+                    FlopOutputs(
+                        cell, pin, slots[keep], nets[keep], numpy_function(_function(cell, pin), [state])
+                    )
                 )
 
     def _build_groups(self, circuit: Circuit) -> list[CellGroup]:
@@ -168,7 +163,7 @@ class GateSimulator:
                 (
                     pin,
                     self._pin_nets(instances, pin, self.scratch),
-                    _evaluator(_function(cell, pin), cell.inputs),
+                    numpy_function(_function(cell, pin), cell.inputs),
                 )
                 for pin in cell.outputs
                 if any(pin in i.pins for i in instances)

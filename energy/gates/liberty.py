@@ -307,6 +307,11 @@ class Cell:
     def outputs(self) -> list[str]:
         return [p.name for p in self.pins.values() if p.direction == "output"]
 
+    @property
+    def clock_pin(self) -> str | None:
+        """A flip-flop's clock input (its ``ff`` group's ``clocked_on``); None for other cells."""
+        return self.ff[1].strip('"').strip() if self.ff else None
+
 
 def _cell(text: str) -> Cell:
     group = parse_group(text)

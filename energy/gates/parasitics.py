@@ -38,6 +38,7 @@ from energy.gates.power import (
     DEFAULT_SLEW_PS,
     EnergyReport,
     input_internal_fj,
+    leakage_fj_of,
     output_internal_fj,
 )
 
@@ -72,23 +73,12 @@ def cell_side_um(circuit: Circuit) -> float:
     return math.sqrt(sum(cell.area for cell in cells) / len(cells)) if cells else 0.0
 
 
-def sink_counts(circuit: Circuit) -> dict[str, int]:
-    """Input pins on each net."""
-    counts: dict[str, int] = {}
-    for instance, cell in circuit.cells:
-        for pin, net in instance.pins.items():
-            info = cell.pins.get(pin)
-            if info is not None and info.direction == "input":
-                counts[net] = counts.get(net, 0) + 1
-    return counts
-
-
 def wire_loads(circuit: Circuit, model: WireLoad) -> dict[str, float]:
     """The modelled wire capacitance (fF) of every net with sinks but the clock."""
     side = cell_side_um(circuit)
     return {
         net: model.cap_ff_per_um * model.length_um(sinks, side)
-        for net, sinks in sink_counts(circuit).items()
+        for net, sinks in circuit.fanout.items()
         if net != CLOCK_NET
     }
 
@@ -154,7 +144,7 @@ def clock_tree(
     if isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 2:
         raise ValueError(f"fanout must be an integer >= 2, got {fanout!r}")
     buffers = [library.cell(name) for name in CLOCK_BUFFERS]
-    pins = [cell.pins[cell.ff[1].strip('"').strip()] for _, cell in circuit.flops if cell.ff]
+    pins = [cell.pins[cell.clock_pin] for _, cell in circuit.flops if cell.ff]
     if not pins:
         return ClockTree((), 0)
     area_per_flop = sum(cell.area for _, cell in circuit.cells) / len(pins)
@@ -193,8 +183,7 @@ def add_clock_tree(
         dynamic += level.count * 2 * (internal + 0.5 * switched * voltage**2)
     root = tree.levels[0].cell.pins[BUFFER_INPUT].capacitance if tree.levels else 0.0
     dynamic = (dynamic + 2 * 0.5 * root * voltage**2) * cycles
-    leakage = sum(level.count * level.cell.leakage_pw for level in tree.levels) * 1e-12
-    leakage_fj = leakage * cycles * clock_ps * 1e-12 * 1e15
+    leakage_fj = sum(level.count * leakage_fj_of(level.cell, cycles, clock_ps) for level in tree.levels)
     report.sequential_fj += dynamic
     report.leakage_fj += leakage_fj
     report.details["clock_tree"] = report.details.get("clock_tree", 0.0) + dynamic

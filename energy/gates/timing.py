@@ -20,7 +20,6 @@ energy are not added (this is a timing estimate only, and a model).
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 from energy.gates.circuit import Circuit
 from energy.gates.liberty import Cell
@@ -42,12 +41,6 @@ class _NetDelays:
         ):
             raise ValueError(f"max_fanout must be an integer >= 2 or None, got {max_fanout!r}")
         self.circuit, self.slew_ps, self.max_fanout = circuit, slew_ps, max_fanout
-        self.fanout: Counter = Counter()
-        for instance, cell in circuit.cells:
-            for pin, net in instance.pins.items():
-                info = cell.pins.get(pin)
-                if info is not None and info.direction == "input":
-                    self.fanout[net] += 1
         if max_fanout is not None:
             buffer = circuit.library.cell(BUFFER)
             (self.buffer_arc,) = [arc for arc in buffer.timing if arc.pin == BUFFER_OUTPUT]
@@ -55,7 +48,7 @@ class _NetDelays:
 
     def _tree(self, net: str) -> tuple[float | None, float]:
         """``(load the net's driver sees, delay of its buffer tree)``: ``(None, 0)`` when not buffered."""
-        load, fanout = self.circuit.load.get(net, 0.0), self.fanout[net]
+        load, fanout = self.circuit.load.get(net, 0.0), self.circuit.fanout.get(net, 0)
         if self.max_fanout is None or fanout <= self.max_fanout:
             return None, 0.0
         b = self.max_fanout
